@@ -1,0 +1,89 @@
+// Package result defines ExecutionResult, the one JSON object the runner
+// prints for every execution, on a laptop and in a Pod alike, and the
+// vocabulary of reasons it may carry. The controller parses the same type.
+package result
+
+import (
+	"encoding/json"
+	"io"
+	"time"
+)
+
+// Reason says why an execution ended the way it did.
+type Reason string
+
+// Reasons the runner reports.
+const (
+	Completed           Reason = "Completed"
+	Timeout             Reason = "Timeout"
+	CPULimitExceeded    Reason = "CPULimitExceeded"
+	MemoryLimitExceeded Reason = "MemoryLimitExceeded"
+	OutputLimitExceeded Reason = "OutputLimitExceeded"
+	SecurityViolation   Reason = "SecurityViolation"
+	CompilationError    Reason = "CompilationError"
+	RuntimeError        Reason = "RuntimeError"
+	QueryError          Reason = "QueryError"
+	InvalidInput        Reason = "InvalidInput"
+	InternalError       Reason = "InternalError"
+)
+
+// RunnerReasons lists every reason the runner may report.
+var RunnerReasons = []Reason{
+	Completed, Timeout, CPULimitExceeded, MemoryLimitExceeded, OutputLimitExceeded,
+	SecurityViolation, CompilationError, RuntimeError, QueryError, InvalidInput, InternalError,
+}
+
+// IsRunnerReason reports whether r is one of RunnerReasons.
+func IsRunnerReason(r Reason) bool {
+	for _, k := range RunnerReasons {
+		if r == k {
+			return true
+		}
+	}
+	return false
+}
+
+// ExecutionResult is the runner's single output. Result holds the
+// language-specific payload as raw JSON so that it is copied, never
+// re-encoded, on its way to the controller.
+type ExecutionResult struct {
+	Succeeded      bool            `json:"succeeded"`
+	Reason         Reason          `json:"reason"`
+	Message        string          `json:"message"`
+	Result         json.RawMessage `json:"result,omitempty"`
+	Stdout         string          `json:"stdout"`
+	Stderr         string          `json:"stderr"`
+	Truncated      bool            `json:"truncated"`
+	DurationMillis int64           `json:"durationMillis"`
+}
+
+// Success returns a Completed result carrying payload.
+func Success(payload json.RawMessage) ExecutionResult {
+	return ExecutionResult{Succeeded: true, Reason: Completed, Message: "completed", Result: payload}
+}
+
+// Failure returns a failed result with reason and message.
+func Failure(reason Reason, message string) ExecutionResult {
+	return ExecutionResult{Succeeded: false, Reason: reason, Message: message}
+}
+
+// WithDuration sets DurationMillis from the time elapsed since start.
+func (r ExecutionResult) WithDuration(start time.Time) ExecutionResult {
+	r.DurationMillis = time.Since(start).Milliseconds()
+	return r
+}
+
+// ExitCode is the runner's process exit code for r: 0 when it succeeded,
+// 1 otherwise. Usage errors (exit 2) never produce an ExecutionResult.
+func (r ExecutionResult) ExitCode() int {
+	if r.Succeeded {
+		return 0
+	}
+	return 1
+}
+
+// Write encodes r as one line of JSON.
+func (r ExecutionResult) Write(w io.Writer) error {
+	_, err := w.Write(append(Encode(r), '\n'))
+	return err
+}
