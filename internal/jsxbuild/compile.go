@@ -1,0 +1,278 @@
+package jsxbuild
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/evanw/esbuild/pkg/api"
+)
+
+// Defaults for Options.
+const (
+	DefaultMaxSourceBytes = 1 << 20
+	DefaultTimeout        = 10 * time.Second
+)
+
+// AllowedModules are the module names compiled code may import or require.
+var AllowedModules = []string{"react", "react-dom", "react-dom/client", "react/jsx-runtime", "recharts"}
+
+func allowed(m string) bool {
+	for _, a := range AllowedModules {
+		if m == a {
+			return true
+		}
+	}
+	return false
+}
+
+// Options tune Compile. Zero values mean defaults.
+type Options struct {
+	// MaxSourceBytes bounds the source, checked before compiling.
+	MaxSourceBytes int
+	// Timeout is the compile time budget.
+	Timeout time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxSourceBytes <= 0 {
+		o.MaxSourceBytes = DefaultMaxSourceBytes
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	return o
+}
+
+// Position is a place in the source: 1-based line, 1-based column counted
+// in Unicode characters (code points), not bytes.
+type Position struct {
+	Line   int `json:"line"`
+	Column int `json:"column"`
+}
+
+// Diagnostic is one compile error.
+type Diagnostic struct {
+	Position
+	Text string `json:"text"`
+}
+
+// CompileError means the source does not parse or compile.
+type CompileError struct {
+	// Errors holds every error esbuild reported, first one first.
+	Errors []Diagnostic
+}
+
+func (e *CompileError) Error() string {
+	d := e.Errors[0]
+	msg := fmt.Sprintf("line %d, column %d: %s", d.Line, d.Column, d.Text)
+	if n := len(e.Errors) - 1; n > 0 {
+		msg += fmt.Sprintf(" (and %d more)", n)
+	}
+	return msg
+}
+
+// RefusedError means the code compiles (or would) but asks for something
+// the sandbox does not allow: an import outside AllowedModules, a dynamic
+// require, a JSX pragma comment pointing elsewhere.
+type RefusedError struct {
+	// Position of the offending text when known (zero otherwise).
+	Position
+	Reason string
+}
+
+func (e *RefusedError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("line %d, column %d: %s", e.Line, e.Column, e.Reason)
+	}
+	return e.Reason
+}
+
+// TooLargeError means the source is over Options.MaxSourceBytes.
+type TooLargeError struct{ Size, Limit int }
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("the JSX source is %d bytes, over the limit of %d bytes", e.Size, e.Limit)
+}
+
+// ErrTimeout means compiling took longer than Options.Timeout.
+var ErrTimeout = errors.New("compiling the JSX took longer than its time budget")
+
+// globalName is the variable esbuild's IIFE assigns the module's exports to.
+const globalName = "__codeexec_module"
+
+// Compile turns JSX source into an Output. Errors are *TooLargeError,
+// *CompileError, *RefusedError, ErrTimeout (or the context's error), or an
+// internal error for anything else.
+func Compile(ctx context.Context, src []byte, opts Options) (*Output, error) {
+	opts = opts.withDefaults()
+	if len(src) > opts.MaxSourceBytes {
+		return nil, &TooLargeError{Size: len(src), Limit: opts.MaxSourceBytes}
+	}
+	source := string(src)
+	if err := checkPragmas(source); err != nil {
+		return nil, err
+	}
+	js, err := transform(ctx, source, opts.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	imports, err := checkImports(js)
+	if err != nil {
+		return nil, err
+	}
+	js, err = escapeScript(js)
+	if err != nil {
+		return nil, fmt.Errorf("escaping the compiled code: %w", err)
+	}
+	return buildDocument(js, imports)
+}
+
+// transform runs esbuild's Transform within the time budget. Transform
+// cannot be interrupted; on timeout its goroutine is left to finish and
+// its result is dropped (the runner exits soon after anyway).
+func transform(ctx context.Context, source string, budget time.Duration) (string, error) {
+	type out struct {
+		res api.TransformResult
+	}
+	ch := make(chan out, 1)
+	go func() {
+		ch <- out{api.Transform(source, TransformOptions())}
+	}()
+	timer := time.NewTimer(budget)
+	defer timer.Stop()
+	var res api.TransformResult
+	select {
+	case o := <-ch:
+		res = o.res
+	case <-timer.C:
+		return "", ErrTimeout
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	if len(res.Errors) > 0 {
+		return "", compileError(res.Errors)
+	}
+	return string(res.Code), nil
+}
+
+// TransformOptions are the esbuild options Compile uses: JSX to an IIFE for
+// current browsers, React's automatic JSX runtime (so components need not
+// import React), ASCII-only output, no legal comments, and dynamic import()
+// lowered to require() so that it meets the same allow-list.
+func TransformOptions() api.TransformOptions {
+	return api.TransformOptions{
+		Loader:          api.LoaderJSX,
+		Format:          api.FormatIIFE,
+		GlobalName:      globalName,
+		Target:          api.ES2020,
+		Engines:         []api.Engine{{Name: api.EngineChrome, Version: "100"}, {Name: api.EngineFirefox, Version: "100"}, {Name: api.EngineSafari, Version: "15"}},
+		JSX:             api.JSXAutomatic,
+		JSXImportSource: "react",
+		Charset:         api.CharsetASCII,
+		LegalComments:   api.LegalCommentsNone,
+		Supported:       map[string]bool{"dynamic-import": false},
+		Sourcefile:      "component.jsx",
+		LogLevel:        api.LogLevelSilent,
+	}
+}
+
+func compileError(msgs []api.Message) *CompileError {
+	ce := &CompileError{}
+	for _, m := range msgs {
+		d := Diagnostic{Text: m.Text}
+		if m.Location != nil {
+			d.Position = Position{Line: m.Location.Line, Column: charColumn(m.Location.LineText, m.Location.Column)}
+		}
+		if strings.HasPrefix(m.Text, "Unterminated regular expression") {
+			d.Text += " (in JSX this often means an expression in { } is missing its closing brace, so the parser read a \"/\" as a regular expression)"
+		}
+		ce.Errors = append(ce.Errors, d)
+	}
+	return ce
+}
+
+// charColumn converts esbuild's 0-based byte column in lineText to a 1-based
+// column in characters.
+func charColumn(lineText string, byteCol int) int {
+	if byteCol > len(lineText) {
+		byteCol = len(lineText)
+	}
+	if byteCol < 0 {
+		byteCol = 0
+	}
+	return utf8.RuneCountInString(lineText[:byteCol]) + 1
+}
+
+// pragmaRE finds what esbuild would read as a JSX pragma: "@jsx",
+// "@jsxFrag", "@jsxRuntime" or "@jsxImportSource" followed by a word
+// boundary. esbuild only reads them inside comments; this looks everywhere,
+// which can only refuse more.
+var pragmaRE = regexp.MustCompile(`@(jsxImportSource|jsxRuntime|jsxFrag|jsx)([^A-Za-z0-9_$]|$)[ \t]*([^\s]*)`)
+
+// allowedPragmas lists the pragma values that change nothing that matters.
+var allowedPragmas = map[string][]string{
+	"jsxImportSource": {"react"},
+	"jsxRuntime":      {"automatic", "classic"},
+	"jsx":             {"React.createElement"},
+	"jsxFrag":         {"React.Fragment"},
+}
+
+func checkPragmas(src string) error {
+	for _, m := range pragmaRE.FindAllStringSubmatchIndex(src, -1) {
+		name := src[m[2]:m[3]]
+		arg := strings.TrimSuffix(src[m[6]:m[7]], "*/")
+		ok := false
+		for _, v := range allowedPragmas[name] {
+			if arg == v {
+				ok = true
+			}
+		}
+		if !ok {
+			pos := positionAt(src, m[0])
+			return &RefusedError{Position: pos, Reason: fmt.Sprintf(
+				"the JSX pragma comment @%s %q is not allowed: JSX compiles with React's automatic runtime from \"react\" only", name, arg)}
+		}
+	}
+	return nil
+}
+
+// positionAt returns the 1-based line and character column of byte offset off.
+func positionAt(src string, off int) Position {
+	line := 1 + strings.Count(src[:off], "\n")
+	start := strings.LastIndexByte(src[:off], '\n') + 1
+	return Position{Line: line, Column: utf8.RuneCountInString(src[start:off]) + 1}
+}
+
+// checkImports finds every module the compiled code requires and refuses
+// anything but AllowedModules and any require that is not a call with a
+// string literal.
+func checkImports(js string) ([]string, error) {
+	uses, err := findImports(js)
+	if err != nil {
+		return nil, fmt.Errorf("reading the compiled code: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, u := range uses {
+		switch {
+		case u.Dynamic:
+			return nil, &RefusedError{Reason: "require and import may only be used with a string literal naming an allowed module (" +
+				strings.Join(AllowedModules, ", ") + "); dynamic require or import is not allowed"}
+		case !allowed(u.Module):
+			return nil, &RefusedError{Reason: fmt.Sprintf("import of %q is not allowed: only %s can be imported (nothing is fetched or read at build or render time)",
+				u.Module, strings.Join(AllowedModules, ", "))}
+		}
+		seen[u.Module] = true
+	}
+	var mods []string
+	for m := range seen {
+		mods = append(mods, m)
+	}
+	sort.Strings(mods)
+	return mods, nil
+}

@@ -1,0 +1,57 @@
+// Package jsxbuild compiles AI-generated JSX into a self-contained HTML
+// document that a host renders in an <iframe sandbox="allow-scripts">.
+//
+// Compiling uses esbuild's Transform API only, never Build: no import is
+// resolved and no file is read, whatever the code says. Imports stay
+// external require() calls and must name an allowed module (AllowedModules);
+// JSX pragma comments that point anywhere else are refused.
+//
+// # Result
+//
+// Compile returns an Output whose JSON form is the `result` of a JSX
+// ExecutionResult:
+//
+//	{
+//	  "js":   "<the compiled IIFE, escaped for inline use>",
+//	  "html": "<!DOCTYPE html>... complete document ...",
+//	  "manifest": {
+//	    "sandbox": "allow-scripts",          // the only iframe sandbox token to use
+//	    "csp":     "default-src 'none'; script-src 'sha256-...' ...",
+//	    "sha256":  "<hex sha256 of the html bytes>",
+//	    "imports": ["react", "recharts"],    // modules the code requires
+//	    "messages": "codeexec-jsx/1"         // the postMessage schema below
+//	  }
+//	}
+//
+// The document carries the CSP as a meta tag (default-src 'none'; scripts
+// only by sha256 hash, never 'unsafe-inline' or 'unsafe-eval'; no
+// connections, frames, forms, workers, objects or base changes; images only
+// from data: and blob:), the vendored React 18, ReactDOM and (when the code
+// imports it) recharts UMD builds, a require shim that returns only allowed
+// modules, and the compiled component mounted into <div id="root"> under an
+// error boundary. Nothing in the document fetches anything.
+//
+// # Messages
+//
+// The frame talks to its parent only through postMessage(msg, "*") (the
+// sandboxed frame has an opaque origin and cannot know the parent's), with
+// exactly these shapes:
+//
+//	{"source":"codeexec-jsx","version":1,"type":"rendered"}
+//	{"source":"codeexec-jsx","version":1,"type":"error","phase":"module"|"render"|"runtime","message":"<= 1000 chars"}
+//
+// "rendered" is sent once, after the component's first commit; "error" when
+// the module fails to load or has no component to export ("module"), when
+// rendering throws (caught by the error boundary, "render"), or on an
+// uncaught error or rejection afterwards ("runtime"). At most 50 messages are
+// sent. The component's code runs in the same frame and can send anything,
+// so a host must treat every message as untrusted text: accept it only when
+// event.source is the iframe's contentWindow and the payload has exactly this
+// shape (web/host.js does).
+//
+// The host may pass props to the component:
+//
+//	iframe.contentWindow.postMessage({"source":"codeexec-host","version":1,"type":"props","props":{...}}, "*")
+//
+// The document accepts it only from window.parent and re-renders.
+package jsxbuild

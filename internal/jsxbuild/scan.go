@@ -1,0 +1,476 @@
+package jsxbuild
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// A small JavaScript tokenizer for code that esbuild printed (and for the
+// vendored runtime): enough to tell string, template, regular expression
+// and comment text apart from code, so that
+//   - every reference to the identifier `require` can be checked to be a
+//     call with one string literal naming an allowed module, and
+//   - "</script", "<script" and "<!--" can be escaped where they may
+//     legally be rewritten (inside literals) and refused anywhere else.
+//
+// It does not need to be a full parser: what it gets wrong can only make a
+// check refuse code (never accept more), and the final document is checked
+// again as plain text before it is returned (see checkScriptText).
+
+type tokKind uint8
+
+const (
+	tokPunct tokKind = iota
+	tokIdent
+	tokNumber
+	tokString
+	tokTemplate // one text part of a template literal (between ` or } and ` or ${)
+	tokRegex
+	tokComment
+)
+
+type token struct {
+	kind       tokKind
+	start, end int // byte offsets in the source
+}
+
+var errUnterminated = errors.New("unterminated literal or comment")
+
+// regexAfterKeyword lists the identifiers after which a '/' starts a
+// regular expression rather than a division.
+var regexAfterKeyword = map[string]bool{
+	"return": true, "typeof": true, "instanceof": true, "in": true, "of": true,
+	"new": true, "delete": true, "void": true, "throw": true, "case": true,
+	"do": true, "else": true, "yield": true, "await": true,
+}
+
+func isIdentByte(c byte) bool {
+	return c == '_' || c == '$' || c == '\\' || c >= 0x80 ||
+		(c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+}
+
+// tokenize splits src into tokens (whitespace dropped).
+func tokenize(src string) ([]token, error) {
+	var (
+		toks []token
+		// templateDepth holds, for each open `${`, the brace depth at which
+		// its closing `}` resumes the template text.
+		templateDepth []int
+		depth         int
+	)
+	prevAllowsRegex := func() bool {
+		if len(toks) == 0 {
+			return true
+		}
+		t := toks[len(toks)-1]
+		switch t.kind {
+		case tokIdent:
+			return regexAfterKeyword[src[t.start:t.end]]
+		case tokNumber, tokString, tokRegex:
+			return false
+		case tokTemplate:
+			// After a complete template literal: division.
+			return src[t.end-1] != '`'
+		case tokPunct:
+			switch src[t.start:t.end] {
+			case ")", "]", "}":
+				return false
+			}
+			return true
+		}
+		return true
+	}
+	i, n := 0, len(src)
+	for i < n {
+		c := src[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
+			i++
+		case c == '/' && i+1 < n && src[i+1] == '/':
+			j := i + 2
+			for j < n && src[j] != '\n' && src[j] != '\r' {
+				j++
+			}
+			toks = append(toks, token{tokComment, i, j})
+			i = j
+		case c == '/' && i+1 < n && src[i+1] == '*':
+			k := strings.Index(src[i+2:], "*/")
+			if k < 0 {
+				return nil, errUnterminated
+			}
+			j := i + 2 + k + 2
+			toks = append(toks, token{tokComment, i, j})
+			i = j
+		case c == '\'' || c == '"':
+			j := i + 1
+			for ; j < n && src[j] != c; j++ {
+				if src[j] == '\\' {
+					j++
+				} else if src[j] == '\n' {
+					return nil, errUnterminated
+				}
+			}
+			if j >= n {
+				return nil, errUnterminated
+			}
+			toks = append(toks, token{tokString, i, j + 1})
+			i = j + 1
+		case c == '`':
+			j, open, err := scanTemplate(src, i+1)
+			if err != nil {
+				return nil, err
+			}
+			toks = append(toks, token{tokTemplate, i, j})
+			if open {
+				templateDepth = append(templateDepth, depth)
+			}
+			i = j
+		case c == '}' && len(templateDepth) > 0 && templateDepth[len(templateDepth)-1] == depth:
+			templateDepth = templateDepth[:len(templateDepth)-1]
+			j, open, err := scanTemplate(src, i+1)
+			if err != nil {
+				return nil, err
+			}
+			toks = append(toks, token{tokTemplate, i, j})
+			if open {
+				templateDepth = append(templateDepth, depth)
+			}
+			i = j
+		case c == '/' && prevAllowsRegex():
+			j, err := scanRegex(src, i+1)
+			if err != nil {
+				return nil, err
+			}
+			toks = append(toks, token{tokRegex, i, j})
+			i = j
+		case c >= '0' && c <= '9' || c == '.' && i+1 < n && src[i+1] >= '0' && src[i+1] <= '9':
+			j := i + 1
+			for j < n && (isIdentByte(src[j]) || src[j] == '.' ||
+				((src[j] == '+' || src[j] == '-') && (src[j-1] == 'e' || src[j-1] == 'E') && !strings.HasPrefix(src[i:], "0x") && !strings.HasPrefix(src[i:], "0X"))) {
+				j++
+			}
+			toks = append(toks, token{tokNumber, i, j})
+			i = j
+		case isIdentByte(c):
+			j := i + 1
+			for j < n && isIdentByte(src[j]) {
+				if src[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			if j > n {
+				j = n
+			}
+			toks = append(toks, token{tokIdent, i, j})
+			i = j
+		default:
+			switch c {
+			case '{':
+				depth++
+			case '}':
+				depth--
+			}
+			// `?.` is one punctuator; everything else is fine one byte at a time.
+			j := i + 1
+			if c == '?' && i+1 < n && src[i+1] == '.' && !(i+2 < n && src[i+2] >= '0' && src[i+2] <= '9') {
+				j = i + 2
+			}
+			toks = append(toks, token{tokPunct, i, j})
+			i = j
+		}
+	}
+	if len(templateDepth) > 0 {
+		return nil, errUnterminated
+	}
+	return toks, nil
+}
+
+// scanTemplate scans template text from i; it returns the offset after the
+// closing backtick or after "${" (open = true).
+func scanTemplate(src string, i int) (end int, open bool, err error) {
+	for ; i < len(src); i++ {
+		switch src[i] {
+		case '\\':
+			i++
+		case '`':
+			return i + 1, false, nil
+		case '$':
+			if i+1 < len(src) && src[i+1] == '{' {
+				return i + 2, true, nil
+			}
+		}
+	}
+	return 0, false, errUnterminated
+}
+
+// scanRegex scans a regular expression literal body and flags from i (just
+// after the opening slash).
+func scanRegex(src string, i int) (int, error) {
+	inClass := false
+	for ; i < len(src); i++ {
+		switch src[i] {
+		case '\\':
+			i++
+		case '[':
+			inClass = true
+		case ']':
+			inClass = false
+		case '\n', '\r':
+			return 0, errUnterminated
+		case '/':
+			if !inClass {
+				i++
+				for i < len(src) && isIdentByte(src[i]) {
+					i++
+				}
+				return i, nil
+			}
+		}
+	}
+	return 0, errUnterminated
+}
+
+// dangerous reports the length of an HTML-significant sequence starting at
+// src[i] ('<' followed case-insensitively by "/script", "script" or "!--"),
+// or 0.
+func dangerous(src string, i int) int {
+	if src[i] != '<' {
+		return 0
+	}
+	rest := src[i+1:]
+	for _, p := range []string{"/script", "script", "!--"} {
+		if len(rest) >= len(p) && strings.EqualFold(rest[:len(p)], p) {
+			return 1 + len(p)
+		}
+	}
+	return 0
+}
+
+// escapeScript rewrites src so that it holds none of "</script", "<script"
+// or "<!--" (in any letter case) and means the same program: inside
+// string, template and regular expression literals the '<' becomes the
+// escape \x3C (an escaped "\<" included); inside comments a space follows
+// it; in code "< script" and "< /script" get a space, and "<!--" (an HTML
+// comment opener, which esbuild never prints) is refused.
+func escapeScript(src string) (string, error) {
+	if !hasDangerous(src) {
+		return src, nil
+	}
+	toks, err := tokenize(src)
+	if err != nil {
+		return "", fmt.Errorf("cannot tokenize the script to escape it: %w", err)
+	}
+	var b strings.Builder
+	b.Grow(len(src) + 64)
+	last := 0
+	for _, t := range toks {
+		for i := t.start; i < t.end; i++ {
+			if dangerous(src, i) == 0 {
+				continue
+			}
+			switch t.kind {
+			case tokString, tokTemplate, tokRegex:
+				// Count the backslashes before '<': an odd number means the
+				// '<' is itself escaped ("\<"), and the escape goes too.
+				k := i
+				for k > t.start && src[k-1] == '\\' {
+					k--
+				}
+				cut := i
+				if (i-k)%2 == 1 {
+					cut = i - 1
+				}
+				b.WriteString(src[last:cut])
+				b.WriteString(`\x3C`)
+				last = i + 1
+			case tokComment:
+				b.WriteString(src[last : i+1])
+				b.WriteByte(' ')
+				last = i + 1
+			default:
+				if src[i+1] == '!' {
+					return "", fmt.Errorf("the script holds %q outside a literal", src[i:i+4])
+				}
+				b.WriteString(src[last : i+1])
+				b.WriteByte(' ')
+				last = i + 1
+			}
+		}
+	}
+	b.WriteString(src[last:])
+	out := b.String()
+	if err := checkScriptText(out); err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+func hasDangerous(s string) bool {
+	for i := strings.IndexByte(s, '<'); i >= 0; {
+		if dangerous(s, i) > 0 {
+			return true
+		}
+		j := strings.IndexByte(s[i+1:], '<')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return false
+}
+
+// checkScriptText is the final, purely textual check of what goes between
+// <script> and </script>.
+func checkScriptText(s string) error {
+	for i := strings.IndexByte(s, '<'); i >= 0; {
+		if d := dangerous(s, i); d > 0 {
+			return fmt.Errorf("script text holds %q at byte %d", s[i:i+d], i)
+		}
+		j := strings.IndexByte(s[i+1:], '<')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return nil
+}
+
+// importUse is one use of require (or of import) found in compiled code.
+type importUse struct {
+	// Module is the string literal passed to require; empty when the use
+	// is not a call with one string literal.
+	Module string
+	// Offset is the byte offset of the identifier in the compiled code.
+	Offset int
+	// Dynamic is set when require is referenced in any other way than
+	// require("literal"), or when `import` survived the transform.
+	Dynamic bool
+}
+
+// findImports lists every reference to the free identifier `require` and
+// every `import` keyword in code printed by esbuild. Property names
+// (x.require) are not references.
+func findImports(code string) ([]importUse, error) {
+	toks, err := tokenize(code)
+	if err != nil {
+		return nil, err
+	}
+	// Comments are irrelevant here.
+	sig := toks[:0:0]
+	for _, t := range toks {
+		if t.kind != tokComment {
+			sig = append(sig, t)
+		}
+	}
+	text := func(t token) string { return code[t.start:t.end] }
+	var uses []importUse
+	for k, t := range sig {
+		if t.kind != tokIdent {
+			continue
+		}
+		name := text(t)
+		if name != "require" && name != "import" {
+			continue
+		}
+		if k > 0 && sig[k-1].kind == tokPunct && (text(sig[k-1]) == "." || text(sig[k-1]) == "?.") {
+			continue
+		}
+		// A property key in an object literal ({ require: ... }) is not a
+		// reference either.
+		if k+1 < len(sig) && sig[k+1].kind == tokPunct && text(sig[k+1]) == ":" &&
+			k > 0 && sig[k-1].kind == tokPunct && (text(sig[k-1]) == "{" || text(sig[k-1]) == ",") {
+			continue
+		}
+		u := importUse{Offset: t.start}
+		if name == "require" && k+3 < len(sig) &&
+			sig[k+1].kind == tokPunct && text(sig[k+1]) == "(" &&
+			sig[k+2].kind == tokString &&
+			sig[k+3].kind == tokPunct && text(sig[k+3]) == ")" {
+			if s, err := unquoteJS(text(sig[k+2])); err == nil {
+				u.Module = s
+			} else {
+				u.Dynamic = true
+			}
+		} else {
+			u.Dynamic = true
+		}
+		uses = append(uses, u)
+	}
+	return uses, nil
+}
+
+// unquoteJS decodes a JavaScript string literal ('...' or "...").
+func unquoteJS(lit string) (string, error) {
+	if len(lit) < 2 {
+		return "", errors.New("not a string literal")
+	}
+	body := lit[1 : len(lit)-1]
+	var b strings.Builder
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if c != '\\' {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		if i >= len(body) {
+			return "", errors.New("bad escape")
+		}
+		switch e := body[i]; e {
+		case 'n':
+			b.WriteByte('\n')
+		case 't':
+			b.WriteByte('\t')
+		case 'r':
+			b.WriteByte('\r')
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'v':
+			b.WriteByte('\v')
+		case '0':
+			b.WriteByte(0)
+		case 'x':
+			if i+3 > len(body) {
+				return "", errors.New("bad \\x escape")
+			}
+			v, err := strconv.ParseUint(body[i+1:i+3], 16, 8)
+			if err != nil {
+				return "", err
+			}
+			b.WriteRune(rune(v))
+			i += 2
+		case 'u':
+			var hex string
+			if i+1 < len(body) && body[i+1] == '{' {
+				end := strings.IndexByte(body[i:], '}')
+				if end < 0 {
+					return "", errors.New("bad \\u{} escape")
+				}
+				hex = body[i+2 : i+end]
+				i += end
+			} else {
+				if i+5 > len(body) {
+					return "", errors.New("bad \\u escape")
+				}
+				hex = body[i+1 : i+5]
+				i += 4
+			}
+			v, err := strconv.ParseUint(hex, 16, 32)
+			if err != nil || v > utf8.MaxRune {
+				return "", errors.New("bad \\u escape")
+			}
+			b.WriteRune(rune(v))
+		case '\n':
+			// line continuation
+		default:
+			b.WriteByte(e)
+		}
+	}
+	return b.String(), nil
+}
