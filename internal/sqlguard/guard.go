@@ -1,0 +1,453 @@
+// Package sqlguard decides whether a piece of SQL may run on a datasource
+// and, when it may, returns the statement to send: regenerated from the
+// syntax tree that was checked, never the original text, with its outer
+// LIMIT added or clamped.
+//
+// The guard is a pure function of the SQL text and a Policy. It parses with
+// vitess' MySQL grammar (never pattern matching), accepts exactly one
+// SELECT, UNION or WITH over SELECTs, and walks every node of the tree,
+// refusing any node kind it does not know (default deny). SHOW, DESCRIBE,
+// EXPLAIN and the system schemas are refused unless the Policy allows them.
+package sqlguard
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"vitess.io/vitess/go/vt/sqlparser"
+
+	"github.com/codeexec/codeexec-operator/internal/result"
+)
+
+// Default bounds, checked before parsing.
+const (
+	DefaultMaxBytes  = 64 << 10
+	DefaultMaxDepth  = 64
+	DefaultMaxTokens = 16 << 10
+	DefaultMaxRows   = 1000
+)
+
+// mysqlVersion is the grammar version the parser follows. Versioned
+// comments are refused before parsing, so it only selects MySQL 8 syntax
+// (window functions, CTEs, JSON_TABLE), which MariaDB shares.
+const mysqlVersion = "8.0.40"
+
+// Policy is what an administrator may loosen. Zero values mean defaults.
+type Policy struct {
+	// MaxRows is the largest outer LIMIT sent; a missing LIMIT becomes
+	// MaxRows. Default DefaultMaxRows.
+	MaxRows uint64
+	// MaxBytes bounds the SQL text. Default DefaultMaxBytes.
+	MaxBytes int
+	// MaxDepth bounds parenthesis nesting. Default DefaultMaxDepth.
+	MaxDepth int
+	// MaxTokens bounds the number of tokens. Default DefaultMaxTokens.
+	MaxTokens int
+	// AllowSystemSchemas lets queries read mysql, information_schema,
+	// performance_schema and sys, system variables (@@name), and, together
+	// with AllowShow, the SHOW forms that read server state.
+	AllowSystemSchemas bool
+	// AllowShow lets SHOW, DESCRIBE and EXPLAIN (never EXPLAIN ANALYZE,
+	// which runs the statement) through.
+	AllowShow bool
+}
+
+func (p Policy) withDefaults() Policy {
+	if p.MaxRows == 0 {
+		p.MaxRows = DefaultMaxRows
+	}
+	if p.MaxBytes <= 0 {
+		p.MaxBytes = DefaultMaxBytes
+	}
+	if p.MaxDepth <= 0 {
+		p.MaxDepth = DefaultMaxDepth
+	}
+	if p.MaxTokens <= 0 {
+		p.MaxTokens = DefaultMaxTokens
+	}
+	return p
+}
+
+// Kind is the kind of an accepted statement.
+type Kind string
+
+// Kinds of accepted statements.
+const (
+	KindSelect   Kind = "select"
+	KindUnion    Kind = "union"
+	KindShow     Kind = "show"
+	KindDescribe Kind = "describe"
+	KindExplain  Kind = "explain"
+)
+
+// Statement is an accepted statement.
+type Statement struct {
+	// SQL is the statement to send: regenerated from the checked tree,
+	// without comments, without a trailing semicolon.
+	SQL string
+	// Kind says what SQL is.
+	Kind Kind
+	// Limit is the outer LIMIT's row count (select and union only).
+	Limit uint64
+}
+
+// Refusal is the error Check returns for SQL that may not run.
+type Refusal struct {
+	// Reason is result.SecurityViolation (the SQL parses but is not
+	// allowed) or result.CompilationError (it does not parse).
+	Reason result.Reason
+	// Message is one line naming the construct, or the syntax error.
+	Message string
+	// Line and Column (1-based, column in characters) locate a syntax
+	// error; zero when unknown.
+	Line, Column int
+}
+
+func (r *Refusal) Error() string {
+	if r.Line > 0 {
+		return fmt.Sprintf("%s at line %d, column %d", r.Message, r.Line, r.Column)
+	}
+	return r.Message
+}
+
+func violation(format string, args ...any) *Refusal {
+	return &Refusal{Reason: result.SecurityViolation, Message: fmt.Sprintf(format, args...)}
+}
+
+func compilation(format string, args ...any) *Refusal {
+	return &Refusal{Reason: result.CompilationError, Message: fmt.Sprintf(format, args...)}
+}
+
+// Guard checks SQL against one Policy. It is safe for concurrent use.
+type Guard struct {
+	policy Policy
+	parser *sqlparser.Parser
+}
+
+// New returns a Guard for p.
+func New(p Policy) (*Guard, error) {
+	parser, err := sqlparser.New(sqlparser.Options{MySQLServerVersion: mysqlVersion})
+	if err != nil {
+		return nil, fmt.Errorf("creating the SQL parser: %w", err)
+	}
+	return &Guard{policy: p.withDefaults(), parser: parser}, nil
+}
+
+// Check is New(p) followed by Guard.Check.
+func Check(sql string, p Policy) (Statement, error) {
+	g, err := New(p)
+	if err != nil {
+		return Statement{}, err
+	}
+	return g.Check(sql)
+}
+
+// Check returns the statement to send for sql, or a *Refusal.
+func (g *Guard) Check(sql string) (st Statement, err error) {
+	defer func() {
+		// The parser and printer are not ours: a panic in them is a
+		// refusal, never a crash and never an acceptance.
+		if p := recover(); p != nil {
+			st, err = Statement{}, compilation("the SQL parser failed on this input")
+		}
+	}()
+	if err := g.lexicalCheck(sql); err != nil {
+		return Statement{}, err
+	}
+	stmts, err := g.parser.ParseMultiple(sql)
+	if err != nil {
+		return Statement{}, syntaxRefusal(sql, err)
+	}
+	var real []sqlparser.Statement
+	for _, s := range stmts {
+		if _, ok := s.(*sqlparser.CommentOnly); s != nil && !ok {
+			real = append(real, s)
+		}
+	}
+	switch len(real) {
+	case 0:
+		return Statement{}, compilation("no SQL statement (empty or only comments)")
+	case 1:
+	default:
+		return Statement{}, violation("more than one statement (stacked statements are refused)")
+	}
+	return g.checkStatement(real[0])
+}
+
+// lexicalCheck enforces the bounds and refuses what vitess and MariaDB read
+// differently, before the parser sees the text: versioned comments
+// (/*!NNNNN */, /*M! */), '//' line comments, and stacked statements.
+func (g *Guard) lexicalCheck(sql string) error {
+	p := g.policy
+	if len(sql) > p.MaxBytes {
+		return violation("the SQL is %d bytes, over the limit of %d", len(sql), p.MaxBytes)
+	}
+	if !utf8.ValidString(sql) {
+		return compilation("the SQL is not valid UTF-8")
+	}
+	tkn := g.parser.NewStringTokenizer(sql)
+	tkn.AllowComments = true
+	tkn.SkipSpecialComments = true
+	depth, tokens, afterSemicolon := 0, 0, false
+	for {
+		typ, val := tkn.Scan()
+		switch typ {
+		case 0, sqlparser.LEX_ERROR:
+			// The parser reports lexical errors with their position.
+			return nil
+		case sqlparser.COMMENT:
+			switch {
+			case strings.HasPrefix(val, "/*!"):
+				return violation("versioned comment /*!...*/ (MariaDB and MySQL run its content)")
+			case len(val) >= 4 && val[:2] == "/*" && (val[2] == 'M' || val[2] == 'm') && val[3] == '!':
+				return violation("MariaDB executable comment /*M!...*/")
+			case strings.HasPrefix(val, "//"):
+				return violation("'//' comment (MariaDB does not read it as a comment)")
+			}
+			continue
+		case ';':
+			afterSemicolon = true
+			continue
+		case '(':
+			depth++
+			if depth > p.MaxDepth {
+				return violation("nesting deeper than %d parentheses", p.MaxDepth)
+			}
+		case ')':
+			depth--
+		}
+		if afterSemicolon {
+			return violation("more than one statement (stacked statements are refused)")
+		}
+		tokens++
+		if tokens > p.MaxTokens {
+			return violation("more than %d tokens", p.MaxTokens)
+		}
+	}
+}
+
+// syntaxRefusal turns a parser error into a CompilationError with the
+// line and column (in characters) of the offending token.
+func syntaxRefusal(sql string, err error) *Refusal {
+	var pe sqlparser.PositionedErr
+	if !errors.As(err, &pe) {
+		return compilation("syntax error: %v", err)
+	}
+	// Pos is one past the offset where the tokenizer stopped, just after
+	// the offending token; point at the token's start when we can.
+	off := pe.Pos - 1
+	n := len(pe.Near)
+	near := n > 0 && off-n >= 0 && off <= len(sql) && strings.EqualFold(sql[off-n:off], pe.Near)
+	switch {
+	case near:
+		off -= n
+	case n == 0 && off > 0 && off < len(sql) && !strings.ContainsRune(" \t\r\n", rune(sql[off-1])):
+		// Punctuation tokens carry no text; the token is the byte before.
+		off--
+	}
+	off = max(0, min(off, len(sql)))
+	line, col := lineColumn(sql, off)
+	msg := "syntax error"
+	if near && n <= 64 {
+		msg += fmt.Sprintf(" near %q", pe.Near)
+	}
+	return &Refusal{Reason: result.CompilationError, Message: msg, Line: line, Column: col}
+}
+
+func lineColumn(s string, off int) (line, col int) {
+	for off > 0 && off < len(s) && !utf8.RuneStart(s[off]) {
+		off--
+	}
+	before := s[:off]
+	line = strings.Count(before, "\n") + 1
+	if i := strings.LastIndexByte(before, '\n'); i >= 0 {
+		before = before[i+1:]
+	}
+	return line, utf8.RuneCountInString(before) + 1
+}
+
+func (g *Guard) checkStatement(stmt sqlparser.Statement) (Statement, error) {
+	switch s := stmt.(type) {
+	case *sqlparser.Select, *sqlparser.Union:
+		ts := s.(sqlparser.TableStatement)
+		if err := g.walk(ts); err != nil {
+			return Statement{}, err
+		}
+		n, err := g.clampOuterLimit(ts)
+		if err != nil {
+			return Statement{}, err
+		}
+		kind := KindSelect
+		if _, ok := s.(*sqlparser.Union); ok {
+			kind = KindUnion
+		}
+		return Statement{SQL: sqlparser.String(ts), Kind: kind, Limit: n}, nil
+	case *sqlparser.Show:
+		if !g.policy.AllowShow {
+			return Statement{}, violation("SHOW is not allowed by the policy")
+		}
+		if err := g.checkShow(s); err != nil {
+			return Statement{}, err
+		}
+		return Statement{SQL: sqlparser.String(s), Kind: KindShow}, nil
+	case *sqlparser.ExplainTab:
+		if !g.policy.AllowShow {
+			return Statement{}, violation("DESCRIBE is not allowed by the policy")
+		}
+		if err := g.checkTableName(s.Table); err != nil {
+			return Statement{}, err
+		}
+		if s.Wild != "" {
+			return Statement{}, violation("DESCRIBE with a column pattern")
+		}
+		return Statement{SQL: sqlparser.String(s), Kind: KindDescribe}, nil
+	case *sqlparser.ExplainStmt:
+		if !g.policy.AllowShow {
+			return Statement{}, violation("EXPLAIN is not allowed by the policy")
+		}
+		if s.Type == sqlparser.AnalyzeType {
+			return Statement{}, violation("EXPLAIN ANALYZE (it runs the statement)")
+		}
+		inner, ok := s.Statement.(sqlparser.TableStatement)
+		if _, isValues := s.Statement.(*sqlparser.ValuesStatement); !ok || isValues {
+			return Statement{}, violation("EXPLAIN of %s (only SELECT may be explained)", statementName(s.Statement))
+		}
+		if err := g.walk(inner); err != nil {
+			return Statement{}, err
+		}
+		s.Comments = nil
+		return Statement{SQL: sqlparser.String(s), Kind: KindExplain}, nil
+	default:
+		return Statement{}, violation("%s statement (only SELECT, UNION and WITH ... SELECT are allowed)", statementName(stmt))
+	}
+}
+
+var showReadsSchema = map[sqlparser.ShowCommandType]bool{
+	sqlparser.Charset: true, sqlparser.Collation: true, sqlparser.Column: true,
+	sqlparser.CreateTbl: true, sqlparser.CreateV: true, sqlparser.Database: true,
+	sqlparser.Index: true, sqlparser.Table: true, sqlparser.TableStatus: true,
+	sqlparser.Warnings: true, sqlparser.Errors: true,
+}
+
+func (g *Guard) checkShow(s *sqlparser.Show) error {
+	switch in := s.Internal.(type) {
+	case *sqlparser.ShowBasic:
+		if !showReadsSchema[in.Command] && !g.policy.AllowSystemSchemas {
+			return violation("SHOW %s reads server state (needs the system-schemas policy too)", in.Command.ToString())
+		}
+		if err := g.checkTableName(in.Tbl); err != nil {
+			return err
+		}
+		if !in.DbName.IsEmpty() {
+			if err := g.checkSchema(in.DbName.String()); err != nil {
+				return err
+			}
+		}
+		if in.Filter != nil && in.Filter.Filter != nil {
+			if err := g.walkExpr(in.Filter.Filter); err != nil {
+				return err
+			}
+		}
+		return nil
+	case *sqlparser.ShowCreate:
+		if !showReadsSchema[in.Command] {
+			return violation("SHOW %s", in.Command.ToString())
+		}
+		return g.checkTableName(in.Op)
+	default:
+		return violation("this form of SHOW (%s)", firstWords(sqlparser.String(s), 3))
+	}
+}
+
+// clampOuterLimit adds or clamps the LIMIT of the whole statement (for a
+// UNION, of the union) and returns its row count.
+func (g *Guard) clampOuterLimit(ts sqlparser.TableStatement) (uint64, error) {
+	var lim **sqlparser.Limit
+	switch s := ts.(type) {
+	case *sqlparser.Select:
+		lim = &s.Limit
+	case *sqlparser.Union:
+		lim = &s.Limit
+	default:
+		return 0, violation("%s statement", statementName(ts))
+	}
+	maxRows := g.policy.MaxRows
+	maxLit := sqlparser.NewIntLiteral(strconv.FormatUint(maxRows, 10))
+	if *lim == nil || (*lim).Rowcount == nil {
+		var off sqlparser.Expr
+		if *lim != nil {
+			off = (*lim).Offset
+		}
+		*lim = &sqlparser.Limit{Offset: off, Rowcount: maxLit}
+		return maxRows, nil
+	}
+	n, err := limitValue((*lim).Rowcount)
+	if err != nil {
+		return 0, err
+	}
+	if n > maxRows {
+		(*lim).Rowcount = maxLit
+		n = maxRows
+	}
+	return n, nil
+}
+
+// limitValue reads a LIMIT operand: a non-negative integer literal. Values
+// beyond uint64 are returned as the largest uint64 (they will be clamped).
+func limitValue(e sqlparser.Expr) (uint64, error) {
+	lit, ok := e.(*sqlparser.Literal)
+	if !ok || lit.Type != sqlparser.IntVal {
+		return 0, compilation("LIMIT and OFFSET must be non-negative integer literals")
+	}
+	n, err := strconv.ParseUint(lit.Val, 10, 64)
+	if err != nil {
+		var ne *strconv.NumError
+		if errors.As(err, &ne) && ne.Err == strconv.ErrRange {
+			return ^uint64(0), nil
+		}
+		return 0, compilation("LIMIT and OFFSET must be non-negative integer literals")
+	}
+	return n, nil
+}
+
+// statementName names a statement kind for messages, from its node type:
+// "INSERT", "DROP TABLE", "TRUNCATE TABLE".
+func statementName(s sqlparser.Statement) string {
+	switch s.(type) {
+	case nil:
+		return "empty"
+	case *sqlparser.OtherAdmin:
+		return "administrative"
+	case *sqlparser.ValuesStatement:
+		return "VALUES"
+	}
+	return typeName(s)
+}
+
+// typeName turns a node's Go type into words: *sqlparser.DropTable → "DROP TABLE".
+func typeName(n any) string {
+	name := fmt.Sprintf("%T", n)
+	name = name[strings.LastIndexByte(name, '.')+1:]
+	var b strings.Builder
+	for i, r := range name {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+	}
+	return strings.TrimSuffix(strings.ToUpper(b.String()), " STMT")
+}
+
+// firstWords returns up to n leading words of s, without punctuation.
+func firstWords(s string, n int) string {
+	f := strings.FieldsFunc(s, func(r rune) bool {
+		return !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	})
+	if len(f) > n {
+		f = f[:n]
+	}
+	return strings.Join(f, " ")
+}
