@@ -133,6 +133,9 @@ func Compile(ctx context.Context, src []byte, opts Options) (*Output, error) {
 	return buildDocument(js, imports)
 }
 
+// transformFunc is api.Transform; tests replace it.
+var transformFunc = api.Transform
+
 // transform runs esbuild's Transform within the time budget. Transform
 // cannot be interrupted; on timeout its goroutine is left to finish and
 // its result is dropped (the runner exits soon after anyway).
@@ -142,7 +145,7 @@ func transform(ctx context.Context, source string, budget time.Duration) (string
 	}
 	ch := make(chan out, 1)
 	go func() {
-		ch <- out{api.Transform(source, TransformOptions())}
+		ch <- out{transformFunc(source, TransformOptions())}
 	}()
 	timer := time.NewTimer(budget)
 	defer timer.Stop()
