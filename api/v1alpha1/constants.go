@@ -1,0 +1,86 @@
+package v1alpha1
+
+// Label and annotation keys the controller puts on what it creates.
+const (
+	// LabelExecutionName holds the CodeExecution's name (truncated to a
+	// valid label value) on its Job, Pod and ConfigMaps.
+	LabelExecutionName = "execution.codeexec.io/name"
+	// LabelExecutionUID holds the CodeExecution's UID on its Job, Pod and
+	// ConfigMaps; selectors use it because names can be longer than a
+	// label value.
+	LabelExecutionUID = "execution.codeexec.io/execution-uid"
+	// LabelLanguage holds the language on the Job and Pod.
+	LabelLanguage = "execution.codeexec.io/language"
+	// LabelComponent says what an owned object is for: "task" or "result"
+	// for ConfigMaps, "sandbox" for Jobs and Pods.
+	LabelComponent = "execution.codeexec.io/component"
+	// LabelManagedBy is the well-known managed-by label.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// ManagedByValue is LabelManagedBy's value.
+	ManagedByValue = "codeexec-operator"
+)
+
+// Names of the containers, volumes and files in the sandbox Pod.
+const (
+	// RunnerContainerName is the sandbox Pod's only container.
+	RunnerContainerName = "runner"
+	// ResultConfigMapKey is the key of the owned result ConfigMap holding
+	// the gzip-compressed result JSON (binaryData).
+	ResultConfigMapKey = "result.json.gz"
+)
+
+// ConditionSucceeded is the terminal condition: Unknown while pending,
+// queued or running; True or False once the execution has ended. Its
+// reason is one of the Reason constants.
+const ConditionSucceeded = "Succeeded"
+
+// Reasons of the Succeeded condition. The runner's reasons come first; the
+// controller adds its own below.
+const (
+	// ReasonCompleted: the code ran and produced a result.
+	ReasonCompleted = "Completed"
+	// ReasonTimeout: the wall-clock limit (the runner's, or the Job's
+	// activeDeadlineSeconds) ended the execution.
+	ReasonTimeout = "Timeout"
+	// ReasonCPULimitExceeded: the CPU-time limit ended the execution.
+	ReasonCPULimitExceeded = "CPULimitExceeded"
+	// ReasonMemoryLimitExceeded: memory ran out (in the runner, or the
+	// container was OOM-killed).
+	ReasonMemoryLimitExceeded = "MemoryLimitExceeded"
+	// ReasonOutputLimitExceeded: the result or the output was over its cap.
+	ReasonOutputLimitExceeded = "OutputLimitExceeded"
+	// ReasonSecurityViolation: a guard refused the code or blocked an
+	// operation.
+	ReasonSecurityViolation = "SecurityViolation"
+	// ReasonCompilationError: the code does not parse or compile.
+	ReasonCompilationError = "CompilationError"
+	// ReasonRuntimeError: user code raised or exited non-zero.
+	ReasonRuntimeError = "RuntimeError"
+	// ReasonQueryError: the database refused or failed the query.
+	ReasonQueryError = "QueryError"
+	// ReasonInvalidInput: bad inputs or datasource.
+	ReasonInvalidInput = "InvalidInput"
+	// ReasonInternalError: the runner or the controller failed, or the
+	// runner's output could not be read.
+	ReasonInternalError = "InternalError"
+
+	// ReasonPending: accepted, the sandbox is being prepared or scheduled.
+	ReasonPending = "Pending"
+	// ReasonRunning: the sandbox Pod is running.
+	ReasonRunning = "Running"
+	// ReasonQueued: waiting for a concurrency slot or for quota.
+	ReasonQueued = "Queued"
+	// ReasonPolicyViolation: the execution breaks an ExecutionPolicy.
+	ReasonPolicyViolation = "PolicyViolation"
+	// ReasonPodFailed: the Pod failed outside the runner: evicted, image
+	// pull failure, configuration error, unschedulable, deleted, killed.
+	ReasonPodFailed = "PodFailed"
+)
+
+// AnnotationResultSHA256 on a result ConfigMap holds the hex sha256 of the
+// uncompressed result.
+const AnnotationResultSHA256 = "execution.codeexec.io/result-sha256"
+
+// AnnotationExecutionName on a Job and its Pod holds the CodeExecution's
+// full name, which a label value may be too short for.
+const AnnotationExecutionName = "execution.codeexec.io/execution-name"

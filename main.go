@@ -1,0 +1,135 @@
+// Command manager runs the codeexec-operator controllers.
+package main
+
+import (
+	"crypto/tls"
+	"flag"
+	"os"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	execv1 "github.com/codeexec/codeexec-operator/api/v1alpha1"
+	"github.com/codeexec/codeexec-operator/controllers"
+	// +kubebuilder:scaffold:imports
+)
+
+var (
+	scheme   = runtime.NewScheme()
+	setupLog = ctrl.Log.WithName("setup")
+)
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(execv1.AddToScheme(scheme))
+	// +kubebuilder:scaffold:scheme
+}
+
+func main() {
+	var (
+		metricsAddr, probeAddr, scratch, pullPolicy string
+		enableLeaderElection, secureMetrics         bool
+		ttl                                         int
+	)
+	jobOpts := controllers.DefaultJobOptions()
+	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "The address the metrics endpoint binds to; 0 disables it.")
+	flag.BoolVar(&secureMetrics, "metrics-secure", false, "Serve metrics over HTTPS.")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the health and readiness probes bind to.")
+	flag.BoolVar(&enableLeaderElection, "leader-elect", false, "Enable leader election, so that only one manager is active.")
+	flag.StringVar(&jobOpts.RunnerImage, "runner-image", jobOpts.RunnerImage, "The image of the sandbox Pod.")
+	flag.StringVar(&pullPolicy, "runner-image-pull-policy", "IfNotPresent", "The pull policy of the runner image: Always, IfNotPresent or Never.")
+	flag.Func("deadline-grace-seconds", "Seconds added to timeoutSeconds for the Job's activeDeadlineSeconds (default 15).", func(s string) error {
+		q, err := resource.ParseQuantity(s)
+		jobOpts.DeadlineGraceSeconds = int32(q.Value())
+		return err
+	})
+	flag.StringVar(&scratch, "scratch-size-limit", jobOpts.ScratchSizeLimit.String(), "The size limit of the sandbox's scratch emptyDir.")
+	flag.IntVar(&ttl, "job-ttl-seconds-after-finished", 300, "ttlSecondsAfterFinished set on a Job once its result is persisted; negative keeps Jobs until their CodeExecution is deleted.")
+	opts := zap.Options{Development: false}
+	opts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+
+	q, err := resource.ParseQuantity(scratch)
+	if err != nil {
+		setupLog.Error(err, "Invalid --scratch-size-limit")
+		os.Exit(2)
+	}
+	jobOpts.ScratchSizeLimit = q
+	jobOpts.ImagePullPolicy = corev1.PullPolicy(pullPolicy)
+
+	// Cache only what the controller owns: sandbox Jobs, Pods and
+	// ConfigMaps carry the managed-by label.
+	owned := labels.SelectorFromSet(labels.Set{execv1.LabelManagedBy: execv1.ManagedByValue})
+	cfg := ctrl.GetConfigOrDie()
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme: scheme,
+		Metrics: metricsserver.Options{
+			BindAddress:   metricsAddr,
+			SecureServing: secureMetrics,
+			TLSOpts:       []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
+		},
+		HealthProbeBindAddress: probeAddr,
+		LeaderElection:         enableLeaderElection,
+		LeaderElectionID:       "codeexec-operator.execution.codeexec.io",
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&batchv1.Job{}:      {Label: owned},
+			&corev1.Pod{}:       {Label: owned},
+			&corev1.ConfigMap{}: {Label: owned},
+		}},
+	})
+	if err != nil {
+		setupLog.Error(err, "Unable to create the manager")
+		os.Exit(1)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		setupLog.Error(err, "Unable to create a clientset")
+		os.Exit(1)
+	}
+	r := &controllers.CodeExecutionReconciler{
+		Client:   mgr.GetClient(),
+		Scheme:   mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorder("codeexecution-controller"),
+		Logs:     controllers.ClientsetLogReader{Clientset: cs},
+		Clock:    clock.RealClock{},
+		Job:      jobOpts,
+		Bounds:   controllers.DefaultBounds(),
+	}
+	if ttl >= 0 {
+		t := int32(ttl)
+		r.JobTTLSecondsAfterFinished = &t
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		setupLog.Error(err, "Unable to create the controller", "controller", "CodeExecution")
+		os.Exit(1)
+	}
+	// +kubebuilder:scaffold:builder
+
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		setupLog.Error(err, "Unable to set up the health check")
+		os.Exit(1)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		setupLog.Error(err, "Unable to set up the ready check")
+		os.Exit(1)
+	}
+	setupLog.Info("Starting manager", "runnerImage", jobOpts.RunnerImage)
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		setupLog.Error(err, "Problem running the manager")
+		os.Exit(1)
+	}
+}
