@@ -121,6 +121,9 @@ func compilation(format string, args ...any) *Refusal {
 	return &Refusal{Reason: result.CompilationError, Message: fmt.Sprintf(format, args...)}
 }
 
+// repanic makes Check re-raise panics instead of refusing (fuzz tests).
+var repanic = false
+
 // Guard checks SQL against one Policy. It is safe for concurrent use.
 type Guard struct {
 	policy Policy
@@ -151,6 +154,9 @@ func (g *Guard) Check(sql string) (st Statement, err error) {
 		// The parser and printer are not ours: a panic in them is a
 		// refusal, never a crash and never an acceptance.
 		if p := recover(); p != nil {
+			if repanic {
+				panic(p)
+			}
 			st, err = Statement{}, compilation("the SQL parser failed on this input")
 		}
 	}()
