@@ -64,7 +64,7 @@ test: deps manifests generate envtest ## Run all unit, runner and control-plane 
 
 .PHONY: bench-controller
 bench-controller: envtest ## Time 500 CodeExecutions to 500 Jobs against 500 plain Job creates (prints, does not assert).
-	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test ./controllers/ -run '^$$' -bench BenchmarkControllerVsPlainJobs -benchtime 1x -count 1 -timeout 20m
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test ./test/integration/ -run '^$$' -bench BenchmarkControllerVsPlainJobs -benchtime 1x -count 1 -timeout 20m
 
 ##@ Build
 

@@ -42,7 +42,7 @@ func main() {
 	var (
 		metricsAddr, probeAddr, scratch, pullPolicy string
 		enableLeaderElection, secureMetrics         bool
-		ttl                                         int
+		ttl, grace, workers                         int
 	)
 	jobOpts := controllers.DefaultJobOptions()
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "The address the metrics endpoint binds to; 0 disables it.")
@@ -51,11 +51,9 @@ func main() {
 	flag.BoolVar(&enableLeaderElection, "leader-elect", false, "Enable leader election, so that only one manager is active.")
 	flag.StringVar(&jobOpts.RunnerImage, "runner-image", jobOpts.RunnerImage, "The image of the sandbox Pod.")
 	flag.StringVar(&pullPolicy, "runner-image-pull-policy", "IfNotPresent", "The pull policy of the runner image: Always, IfNotPresent or Never.")
-	flag.Func("deadline-grace-seconds", "Seconds added to timeoutSeconds for the Job's activeDeadlineSeconds (default 15).", func(s string) error {
-		q, err := resource.ParseQuantity(s)
-		jobOpts.DeadlineGraceSeconds = int32(q.Value())
-		return err
-	})
+
+	flag.IntVar(&grace, "deadline-grace-seconds", int(jobOpts.DeadlineGraceSeconds), "Seconds added to timeoutSeconds for the Job's activeDeadlineSeconds.")
+	flag.IntVar(&workers, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "How many executions are reconciled at once.")
 	flag.StringVar(&scratch, "scratch-size-limit", jobOpts.ScratchSizeLimit.String(), "The size limit of the sandbox's scratch emptyDir.")
 	flag.IntVar(&ttl, "job-ttl-seconds-after-finished", 300, "ttlSecondsAfterFinished set on a Job once its result is persisted; negative keeps Jobs until their CodeExecution is deleted.")
 	opts := zap.Options{Development: false}
@@ -70,6 +68,7 @@ func main() {
 	}
 	jobOpts.ScratchSizeLimit = q
 	jobOpts.ImagePullPolicy = corev1.PullPolicy(pullPolicy)
+	jobOpts.DeadlineGraceSeconds = int32(grace)
 
 	// Cache only what the controller owns: sandbox Jobs, Pods and
 	// ConfigMaps carry the managed-by label.
@@ -108,6 +107,8 @@ func main() {
 		Clock:    clock.RealClock{},
 		Job:      jobOpts,
 		Bounds:   controllers.DefaultBounds(),
+
+		MaxConcurrentReconciles: workers,
 	}
 	if ttl >= 0 {
 		t := int32(ttl)

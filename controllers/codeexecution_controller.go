@@ -20,6 +20,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -45,7 +46,14 @@ type CodeExecutionReconciler struct {
 	// JobTTLSecondsAfterFinished is set on a finished Job once its result
 	// is persisted; nil keeps finished Jobs until their CodeExecution goes.
 	JobTTLSecondsAfterFinished *int32
+	// MaxConcurrentReconciles is how many executions are reconciled at
+	// once; zero means DefaultMaxConcurrentReconciles.
+	MaxConcurrentReconciles int
 }
+
+// DefaultMaxConcurrentReconciles lets Job creation keep up with bursts of
+// executions.
+const DefaultMaxConcurrentReconciles = 16
 
 // +kubebuilder:rbac:groups=execution.codeexec.io,resources=codeexecutions,verbs=get;list;watch
 // +kubebuilder:rbac:groups=execution.codeexec.io,resources=codeexecutions/status,verbs=get;update;patch
@@ -140,7 +148,6 @@ func (r *CodeExecutionReconciler) ensureJob(ctx context.Context, ce *execv1.Code
 			return nil, err
 		}
 		ctrl.LoggerFrom(ctx).Info("Created Job", "job", klog.KObj(job))
-		r.Recorder.Eventf(ce, job, corev1.EventTypeNormal, "JobCreated", "Create", "Created Job %s", job.Name)
 		err = r.Get(ctx, client.ObjectKeyFromObject(job), job)
 		if apierrors.IsNotFound(err) {
 			return job, nil // not in the cache yet; the watch brings it
@@ -327,11 +334,16 @@ func tail(s string, n int) string {
 // SetupWithManager registers the controller: it watches CodeExecutions,
 // the Jobs they own, and the sandbox Pods.
 func (r *CodeExecutionReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	workers := r.MaxConcurrentReconciles
+	if workers <= 0 {
+		workers = DefaultMaxConcurrentReconciles
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&execv1.CodeExecution{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&batchv1.Job{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podToExecution)).
 		Named("codeexecution").
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Complete(r)
 }
 

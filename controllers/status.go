@@ -114,7 +114,10 @@ func Classify(o Observation, b Bounds) Verdict {
 			}
 			return Verdict{Reason: execv1.ReasonRunning, Message: "looking for the Job's Pod", RequeueAfter: b.PodVanished - gone}
 		}
-		return Verdict{Reason: execv1.ReasonPending, Message: "waiting for the Job to create its Pod"}
+		if o.Job == nil {
+			return Verdict{Reason: execv1.ReasonPending, Message: "waiting for the Job"}
+		}
+		return Verdict{Reason: execv1.ReasonPending, Message: "waiting for Job " + o.Job.Name + " to create its Pod"}
 	}
 	if cs != nil && cs.State.Terminated != nil {
 		t := cs.State.Terminated

@@ -70,7 +70,7 @@ func TestClassify(t *testing.T) {
 	}{
 		"job without pod yet": {
 			obs:  Observation{Job: testJob(), Now: t0.Add(time.Second)},
-			want: Verdict{Reason: execv1.ReasonPending, Message: "waiting for the Job to create its Pod"},
+			want: Verdict{Reason: execv1.ReasonPending, Message: "waiting for Job j to create its Pod"},
 		},
 		"pod starting": {
 			obs:  Observation{Job: testJob(), Pods: testPod(waiting("ContainerCreating")), Now: t0.Add(11 * time.Second)},

@@ -259,7 +259,7 @@ func TestSuccessfulRunReportsResultAndEvents(t *testing.T) {
 	}
 	eventually(t, waitFor, "events for each transition", func() error {
 		got := strings.Join(eventReasons(t, ce), ",")
-		for _, want := range []string{"JobCreated", "Pending", "Running", "Completed"} {
+		for _, want := range []string{"Pending", "Running", "Completed"} {
 			if !strings.Contains(got, want) {
 				return fmt.Errorf("events %s lack %s", got, want)
 			}
