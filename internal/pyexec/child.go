@@ -1,0 +1,239 @@
+package pyexec
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/codeexec/codeexec-operator/runner-image/bootstrap"
+)
+
+// The sandbox helper is this same binary (the runner, or a test binary that
+// links this package) re-executed through /proc/self/exe with childEnv set.
+// It is dispatched from init, before main or TestMain, so that every binary
+// that can run Python can also act as its own helper without wiring.
+const childEnv = "CODEEXEC_PYEXEC_CHILD"
+
+// File descriptors of the helper, and then of the bootstrap.
+const (
+	fdControl  = 3 // task for the bootstrap (read end)
+	fdChannel  = 4 // result frames (write end)
+	fdStatus   = 5 // helper errors before exec (write end, close-on-exec)
+	fdFirstIn  = 6 // input tables, one fd each
+	exitHelper = 121
+)
+
+// childSpec is what the runner tells the helper, as JSON in childEnv.
+type childSpec struct {
+	Python     string   `json:"python"`
+	Env        []string `json:"env"`
+	Dir        string   `json:"dir"`
+	Namespaces bool     `json:"namespaces"`
+	// UID and GID are the unprivileged ids to switch to; -1 keeps the
+	// current ones (the runner was not started as root).
+	UID          int    `json:"uid"`
+	GID          int    `json:"gid"`
+	ScratchBytes int64  `json:"scratchBytes"`
+	Inputs       int    `json:"inputs"`
+	AS           uint64 `json:"as"`
+	CPUSoft      uint64 `json:"cpuSoft"`
+	CPUHard      uint64 `json:"cpuHard"`
+	FSize        uint64 `json:"fsize"`
+	NProc        uint64 `json:"nproc"`
+	NoFile       uint64 `json:"nofile"`
+}
+
+func init() {
+	if v, ok := os.LookupEnv(childEnv); ok {
+		childMain(v)
+	}
+}
+
+// childMain runs in the helper: it prepares the process and execs python.
+// It never returns.
+func childMain(specJSON string) {
+	syscall.CloseOnExec(fdStatus)
+	fail := func(format string, a ...any) {
+		msg := fmt.Sprintf(format, a...)
+		_, _ = syscall.Write(fdStatus, []byte(msg))
+		os.Exit(exitHelper)
+	}
+	var s childSpec
+	if err := json.Unmarshal([]byte(specJSON), &s); err != nil {
+		fail("pyexec helper: bad spec: %v", err)
+	}
+	if err := prepareChild(s); err != nil {
+		fail("pyexec helper: %v", err)
+	}
+	argv := []string{"python3", "-I", "-B", "-c", bootstrap.Source}
+	err := syscall.Exec(s.Python, argv, s.Env)
+	fail("pyexec helper: exec %s: %v", s.Python, err)
+}
+
+func prepareChild(s childSpec) error {
+	// Nothing but our own fds may reach python.
+	if err := cloexecFrom(fdFirstIn + s.Inputs); err != nil {
+		return fmt.Errorf("closing inherited fds: %w", err)
+	}
+	if s.Namespaces {
+		if err := setupMounts(s); err != nil {
+			return err
+		}
+	}
+	// Let the OOM killer pick user code before the runner.
+	_ = os.WriteFile("/proc/self/oom_score_adj", []byte("1000"), 0)
+	if s.UID >= 0 {
+		if err := syscall.Setgroups(nil); err != nil {
+			return fmt.Errorf("setgroups: %w", err)
+		}
+		if err := syscall.Setresgid(s.GID, s.GID, s.GID); err != nil {
+			return fmt.Errorf("setresgid %d: %w", s.GID, err)
+		}
+		if err := syscall.Setresuid(s.UID, s.UID, s.UID); err != nil {
+			return fmt.Errorf("setresuid %d: %w", s.UID, err)
+		}
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("no_new_privs: %w", err)
+	}
+	// A credential change clears the parent-death signal: set it again.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("pdeathsig: %w", err)
+	}
+	if err := os.Chdir(s.Dir); err != nil {
+		return fmt.Errorf("chdir to the scratch dir: %w", err)
+	}
+	limits := []struct {
+		name      string
+		res       int
+		soft, max uint64
+	}{
+		{"RLIMIT_CORE", unix.RLIMIT_CORE, 0, 0},
+		{"RLIMIT_NOFILE", unix.RLIMIT_NOFILE, s.NoFile, s.NoFile},
+		{"RLIMIT_FSIZE", unix.RLIMIT_FSIZE, s.FSize, s.FSize},
+		{"RLIMIT_CPU", unix.RLIMIT_CPU, s.CPUSoft, s.CPUHard},
+		{"RLIMIT_NPROC", unix.RLIMIT_NPROC, s.NProc, s.NProc},
+		// Last: the helper allocates nothing after this and execs.
+		{"RLIMIT_AS", unix.RLIMIT_AS, s.AS, s.AS},
+	}
+	for _, l := range limits {
+		if err := unix.Setrlimit(l.res, &unix.Rlimit{Cur: l.soft, Max: l.max}); err != nil {
+			return fmt.Errorf("setrlimit %s %d/%d: %w", l.name, l.soft, l.max, err)
+		}
+	}
+	return nil
+}
+
+// cloexecFrom marks every fd >= first close-on-exec.
+func cloexecFrom(first int) error {
+	if err := unix.CloseRange(uint(first), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err == nil {
+		return nil
+	}
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= first {
+			syscall.CloseOnExec(fd)
+		}
+	}
+	return nil
+}
+
+// setupMounts runs as root in the helper's fresh mount and PID namespaces:
+// nothing propagates back to the host, every existing mount becomes
+// read-only, /proc shows only the sandbox's processes, and the scratch dir
+// is a private size-limited tmpfs owned by the sandbox uid.
+func setupMounts(s childSpec) error {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making mounts private: %w", err)
+	}
+	mounts, err := readMountinfo("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	for _, m := range mounts {
+		flags := uintptr(unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV)
+		flags |= m.flags
+		// Best effort: a mount that refuses stays as it was; the uid and
+		// its permissions still apply there.
+		_ = unix.Mount("", m.point, "", flags, "")
+	}
+	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mounting /proc: %w", err)
+	}
+	uid, gid := s.UID, s.GID
+	if uid < 0 {
+		uid, gid = os.Getuid(), os.Getgid()
+	}
+	opts := fmt.Sprintf("size=%d,nr_inodes=%d,mode=0700,uid=%d,gid=%d", s.ScratchBytes, 1<<16, uid, gid)
+	if err := unix.Mount("tmpfs", s.Dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
+		return fmt.Errorf("mounting the scratch tmpfs on %s: %w", s.Dir, err)
+	}
+	return nil
+}
+
+type mountEntry struct {
+	point string
+	flags uintptr
+}
+
+func readMountinfo(path string) ([]mountEntry, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []mountEntry
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 6 {
+			continue
+		}
+		var fl uintptr
+		for _, o := range strings.Split(fields[5], ",") {
+			switch o {
+			case "noexec":
+				fl |= unix.MS_NOEXEC
+			case "noatime":
+				fl |= unix.MS_NOATIME
+			case "nodiratime":
+				fl |= unix.MS_NODIRATIME
+			case "relatime":
+				fl |= unix.MS_RELATIME
+			case "strictatime":
+				fl |= unix.MS_STRICTATIME
+			}
+		}
+		out = append(out, mountEntry{point: unescapeMount(fields[4]), flags: fl})
+	}
+	return out, sc.Err()
+}
+
+// unescapeMount decodes the octal escapes (\040 for a space) of mountinfo.
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

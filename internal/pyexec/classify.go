@@ -1,0 +1,139 @@
+package pyexec
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/codeexec/codeexec-operator/internal/result"
+)
+
+// reasons the bootstrap may report in an error frame; anything else it
+// claims is ignored (the runner decides Timeout, CPU and crashes itself).
+var bootstrapReasons = map[string]result.Reason{
+	"CompilationError":    result.CompilationError,
+	"RuntimeError":        result.RuntimeError,
+	"MemoryLimitExceeded": result.MemoryLimitExceeded,
+	"OutputLimitExceeded": result.OutputLimitExceeded,
+	"InvalidInput":        result.InvalidInput,
+	"SecurityViolation":   result.SecurityViolation,
+}
+
+// classify turns what the runner observed into the ExecutionResult. Order:
+// what the runner saw itself (its clock, its caps, the exit status and the
+// CPU time) before what the bootstrap reported.
+func classify(o *outcome) result.ExecutionResult {
+	res := classifyReason(o)
+	res.Stdout = o.stdout.String()
+	res.Stderr = o.stderr.String()
+	res.Truncated = o.stdout.Truncated() || o.stderr.Truncated()
+	return res
+}
+
+func classifyReason(o *outcome) result.ExecutionResult {
+	fr, frErr := parseFrames(o.channel, o.nonce)
+	clean := o.exited && o.exitCode == 0
+	appendTraceback := func(r result.ExecutionResult) result.ExecutionResult {
+		if fr.err != nil && fr.err.Traceback != "" {
+			// The traceback goes with stderr, as python would print it.
+			_, _ = o.stderr.Write([]byte(fr.err.Traceback))
+		}
+		return r
+	}
+	switch {
+	case o.setupErr != "":
+		return result.Failure(result.InternalError, "starting python: "+strings.TrimSpace(o.setupErr))
+	case o.timedOut:
+		return result.Failure(result.Timeout, fmt.Sprintf("the code ran past the wall-clock limit of %s and was killed with every process it started", o.timeout))
+	case o.cancelled:
+		return result.Failure(result.InternalError, "the execution was cancelled (the runner was asked to stop) and its processes were killed")
+	case o.flooded != "":
+		return result.Failure(result.OutputLimitExceeded, fmt.Sprintf("the code wrote more than %d bytes to %s and was stopped; the output kept is cut to its head and tail", o.stdout.flood, o.flooded))
+	case o.scratchExceeded:
+		return result.Failure(result.RuntimeError, fmt.Sprintf("the scratch dir grew past its quota of %d bytes and the code was stopped", o.scratchBytes))
+	}
+	if !clean || fr.finals == 0 {
+		if o.signal == syscall.SIGXCPU || (o.pid1 && o.exited && o.exitCode == exitCPU) || o.cpu >= o.cpuSoft-o.cpuSoft/50 {
+			return result.Failure(result.CPULimitExceeded, fmt.Sprintf("the code used %.1fs of CPU, over its limit of %s", o.cpu.Seconds(), o.cpuSoft))
+		}
+		if o.oomKilled {
+			return result.Failure(result.MemoryLimitExceeded, "python was killed by the out-of-memory killer")
+		}
+	}
+	if o.signal == syscall.SIGKILL {
+		return result.Failure(result.MemoryLimitExceeded, "python was killed by SIGKILL, not by the runner: most likely the out-of-memory killer")
+	}
+	if frErr != nil && fr.violation == nil {
+		if o.channelOverflow {
+			return result.Failure(result.OutputLimitExceeded, fmt.Sprintf("the result channel carried more than %d bytes", o.maxOutput))
+		}
+		return result.Failure(result.SecurityViolation, "the result channel was tampered with: "+frErr.Error())
+	}
+	if fr.violation != nil {
+		r := result.Failure(result.SecurityViolation, "the sandbox refused an operation: "+fr.violation.Message)
+		return appendTraceback(r)
+	}
+	if o.signal != 0 {
+		return result.Failure(result.RuntimeError, signalMessage(o.signal, o.fileSize))
+	}
+	if fr.finals > 1 {
+		return result.Failure(result.SecurityViolation, "the result channel carried more than one result")
+	}
+	if !clean {
+		msg := fmt.Sprintf("python exited with status %d", o.exitCode)
+		if fr.finals == 0 {
+			if last := lastLine(o.stderr.String()); last != "" {
+				msg += ": " + last
+			}
+		}
+		return appendTraceback(result.Failure(result.RuntimeError, msg))
+	}
+	switch {
+	case fr.err != nil:
+		reason, ok := bootstrapReasons[fr.err.Reason]
+		if !ok {
+			reason = result.RuntimeError
+		}
+		msg := fr.err.Message
+		if msg == "" {
+			msg = fr.err.Type
+		}
+		return appendTraceback(result.Failure(reason, msg))
+	case fr.result != nil:
+		if int64(len(fr.result)) > o.maxOutput {
+			return result.Failure(result.OutputLimitExceeded, fmt.Sprintf("`result` is %d bytes of JSON, over the limit of %d", len(fr.result), o.maxOutput))
+		}
+		if !json.Valid(fr.result) {
+			return result.Failure(result.InternalError, "the result is not valid JSON")
+		}
+		return result.Success(fr.result)
+	default:
+		return result.Failure(result.RuntimeError, "python exited with status 0 without reporting a result (os._exit before the end of the code?)")
+	}
+}
+
+func signalMessage(sig syscall.Signal, fileSize int64) string {
+	name := unix.SignalName(sig)
+	if name == "" {
+		name = fmt.Sprintf("signal %d", int(sig))
+	}
+	switch sig {
+	case syscall.SIGXFSZ:
+		return fmt.Sprintf("python was killed by %s: a file passed the file-size limit of %d bytes", name, fileSize)
+	case syscall.SIGSEGV, syscall.SIGBUS, syscall.SIGILL, syscall.SIGABRT, syscall.SIGFPE:
+		return fmt.Sprintf("python crashed with %s (%s)", name, sig.String())
+	default:
+		return fmt.Sprintf("python was killed by %s (%s)", name, sig.String())
+	}
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return result.TruncateUTF8(s, 300)
+}

@@ -1,0 +1,95 @@
+package pyexec
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// errorFrame is what the bootstrap reports when the code did not produce
+// a result.
+type errorFrame struct {
+	Reason    string `json:"reason"`
+	Type      string `json:"type"`
+	Message   string `json:"message"`
+	Line      int    `json:"line"`
+	Col       int    `json:"col"`
+	Traceback string `json:"traceback"`
+}
+
+// violationFrame is the audit hook's first refusal.
+type violationFrame struct {
+	Event   string `json:"event"`
+	Message string `json:"message"`
+}
+
+// frames is the parsed result channel.
+type frames struct {
+	result    json.RawMessage
+	err       *errorFrame
+	violation *violationFrame
+	// finals counts result and error frames; the bootstrap writes one.
+	finals int
+}
+
+const maxFrameHeader = 128
+
+// parseFrames reads `CX1 <nonce> <kind> <len>\n<payload>` frames. Any
+// malformed byte, a wrong nonce or an unknown kind is an error: only the
+// bootstrap knows the nonce, so a bad channel means tampering.
+func parseFrames(data []byte, nonce string) (frames, error) {
+	var f frames
+	prefix := []byte("CX1 " + nonce + " ")
+	for len(data) > 0 {
+		nl := bytes.IndexByte(data[:min(len(data), maxFrameHeader)], '\n')
+		if nl < 0 {
+			return f, errors.New("malformed frame header")
+		}
+		head := data[:nl]
+		if !bytes.HasPrefix(head, prefix) {
+			return f, errors.New("frame without the run's nonce")
+		}
+		kind, lenStr, ok := bytes.Cut(head[len(prefix):], []byte(" "))
+		if !ok {
+			return f, errors.New("malformed frame header")
+		}
+		n, err := strconv.Atoi(string(lenStr))
+		if err != nil || n < 0 || n > len(data)-nl-1 {
+			return f, errors.New("bad frame length")
+		}
+		payload := data[nl+1 : nl+1+n]
+		data = data[nl+1+n:]
+		if !json.Valid(payload) {
+			return f, fmt.Errorf("%s frame is not valid JSON", kind)
+		}
+		switch string(kind) {
+		case "result":
+			f.finals++
+			if f.finals == 1 {
+				f.result = json.RawMessage(payload)
+			}
+		case "error":
+			f.finals++
+			var e errorFrame
+			if err := json.Unmarshal(payload, &e); err != nil {
+				return f, fmt.Errorf("error frame: %w", err)
+			}
+			if f.finals == 1 {
+				f.err = &e
+			}
+		case "violation":
+			var v violationFrame
+			if err := json.Unmarshal(payload, &v); err != nil {
+				return f, fmt.Errorf("violation frame: %w", err)
+			}
+			if f.violation == nil {
+				f.violation = &v
+			}
+		default:
+			return f, fmt.Errorf("unknown frame kind %q", kind)
+		}
+	}
+	return f, nil
+}

@@ -1,0 +1,593 @@
+// Package pyexec runs AI-generated Python under real limits and returns one
+// result.ExecutionResult.
+//
+// The runner starts a helper (this binary again, through /proc/self/exe)
+// that applies rlimits to itself (RLIMIT_AS, RLIMIT_CPU soft and hard,
+// RLIMIT_FSIZE, RLIMIT_NPROC, RLIMIT_NOFILE, RLIMIT_CORE 0), sets
+// no_new_privs and then execs `python3 -I -B` on the embedded bootstrap
+// (runner-image/bootstrap) in a new session, with a clean environment and
+// the scratch dir as its working directory.
+//
+// Started as root, the helper is cloned into fresh PID, mount, network, IPC
+// and UTS namespaces and drops to a uid of its own for this run: every
+// mount is read-only except a size-limited tmpfs on the scratch dir, /proc
+// shows only the sandbox, there is no network interface that is up, and
+// python is PID 1 of its namespace, so killing it (or its exit) kills every
+// process user code started. Without privilege (inside the Pod) the
+// runner relies on the Pod's isolation, logs so at debug level, makes itself
+// a child subreaper and kills the session and every orphan at the end.
+//
+// The result comes back as frames on a dedicated pipe (see frames.go), the
+// user's stdout and stderr are drained into bounded head+tail buffers, and
+// the reason is decided from what the runner observed itself (its wall
+// clock, the exit status, the CPU time used) before anything the bootstrap
+// reported.
+package pyexec
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/codeexec/codeexec-operator/internal/result"
+)
+
+// Input is one named table loaded with pandas before the code runs.
+type Input struct {
+	Name string
+	Path string
+	// Format is "csv" or "json"; empty means by the file's extension.
+	Format string
+}
+
+// Options describe one execution. Zero values mean the defaults below.
+type Options struct {
+	Code []byte
+	// Python is the interpreter (default "python3" from PATH).
+	Python string
+	Inputs []Input
+	// ScratchDir is the only writable directory of user code; empty means
+	// a fresh temporary directory, removed afterwards. In the namespace
+	// sandbox a private tmpfs is mounted over it, so nothing written there
+	// is visible outside.
+	ScratchDir string
+
+	// Timeout is the wall clock; NoWallClock disables it.
+	Timeout     time.Duration
+	NoWallClock bool
+	// CPUTime is RLIMIT_CPU's soft limit (rounded up to seconds); the hard
+	// limit is one second more.
+	CPUTime time.Duration
+	// MemoryBytes is RLIMIT_AS.
+	MemoryBytes int64
+	// FileSizeBytes is RLIMIT_FSIZE.
+	FileSizeBytes int64
+	// ScratchBytes caps the scratch dir (tmpfs size, or a watcher that
+	// stops the run without namespaces).
+	ScratchBytes int64
+	// MaxProcs is RLIMIT_NPROC for the sandbox uid.
+	MaxProcs int
+	// MaxOpenFiles is RLIMIT_NOFILE.
+	MaxOpenFiles int
+	// MaxOutputBytes caps the JSON of `result`.
+	MaxOutputBytes int64
+	// MaxStreamBytes caps each of stdout and stderr kept; a stream that
+	// passes FloodFactor times this stops the run (OutputLimitExceeded).
+	MaxStreamBytes int64
+
+	// Logger receives debug lines (default slog.Default()).
+	Logger *slog.Logger
+
+	// Test knobs: check the kernel layer without the audit hook, and the
+	// uid drop without namespaces.
+	noAuditHook  bool
+	noNamespaces bool
+}
+
+// Defaults.
+const (
+	DefaultTimeout        = 30 * time.Second
+	DefaultMemoryBytes    = 512 << 20
+	DefaultFileSizeBytes  = 64 << 20
+	DefaultScratchBytes   = 256 << 20
+	DefaultMaxProcs       = 64
+	DefaultMaxOpenFiles   = 256
+	DefaultMaxOutputBytes = 1 << 20
+	DefaultMaxStreamBytes = 1 << 20
+	// FloodFactor times MaxStreamBytes on one stream stops the run.
+	FloodFactor = 16
+)
+
+func (o Options) withDefaults() Options {
+	if o.Python == "" {
+		o.Python = "python3"
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.CPUTime <= 0 {
+		o.CPUTime = o.Timeout
+	}
+	if o.MemoryBytes <= 0 {
+		o.MemoryBytes = DefaultMemoryBytes
+	}
+	if o.FileSizeBytes <= 0 {
+		o.FileSizeBytes = DefaultFileSizeBytes
+	}
+	if o.ScratchBytes <= 0 {
+		o.ScratchBytes = DefaultScratchBytes
+	}
+	if o.MaxProcs <= 0 {
+		o.MaxProcs = DefaultMaxProcs
+	}
+	if o.MaxOpenFiles <= 0 {
+		o.MaxOpenFiles = DefaultMaxOpenFiles
+	}
+	if o.MaxOutputBytes <= 0 {
+		o.MaxOutputBytes = DefaultMaxOutputBytes
+	}
+	if o.MaxStreamBytes <= 0 {
+		o.MaxStreamBytes = DefaultMaxStreamBytes
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// exitCPU is the bootstrap's exit status on SIGXCPU when it is PID 1.
+const exitCPU = 152
+
+// sandbox uids: one per run, never shared, so that RLIMIT_NPROC and
+// signals stay within the run.
+const uidBase = 1 << 30
+
+var uidSeq atomic.Uint32
+
+func allocUID() int {
+	return uidBase + (os.Getpid()&0x3fffff)<<8 + int(uidSeq.Add(1)&0xff)
+}
+
+var dumpableOnce sync.Once
+
+// Run executes o.Code and always returns one ExecutionResult.
+func Run(ctx context.Context, o Options) result.ExecutionResult {
+	start := time.Now()
+	o = o.withDefaults()
+	res := run(ctx, o)
+	return res.WithDuration(start)
+}
+
+type outcome struct {
+	setupErr             string
+	timedOut, cancelled  bool
+	flooded              string // "stdout" or "stderr"
+	scratchExceeded      bool
+	exited               bool
+	exitCode             int
+	signal               syscall.Signal
+	cpu                  time.Duration
+	oomKilled            bool
+	channel              []byte
+	channelOverflow      bool
+	nonce                string
+	pid1                 bool
+	stdout, stderr       *capBuffer
+	cpuSoft, cpuHard     time.Duration
+	timeout              time.Duration
+	maxOutput, fileSize  int64
+	scratchBytes         int64
+	memoryBytes          int64
+	stdoutLen, stderrLen int64
+}
+
+func run(ctx context.Context, o Options) result.ExecutionResult {
+	log := o.Logger
+	python := o.Python
+	if !strings.Contains(python, "/") {
+		p, err := exec.LookPath(python)
+		if err != nil {
+			return result.Failure(result.InvalidInput, fmt.Sprintf("python interpreter %q not found in PATH", python))
+		}
+		python = p
+	}
+	if abs, err := filepath.Abs(python); err == nil {
+		python = abs
+	}
+	var inputFiles []*os.File
+	defer func() {
+		for _, f := range inputFiles {
+			f.Close()
+		}
+	}()
+	var inputHeader strings.Builder
+	for i, in := range o.Inputs {
+		format := strings.ToLower(in.Format)
+		if format == "" {
+			format = strings.TrimPrefix(strings.ToLower(filepath.Ext(in.Path)), ".")
+		}
+		if format != "csv" && format != "json" {
+			return result.Failure(result.InvalidInput, fmt.Sprintf("input %q: %s is neither .csv nor .json", in.Name, in.Path))
+		}
+		if in.Name == "" {
+			return result.Failure(result.InvalidInput, fmt.Sprintf("input %d has no name", i))
+		}
+		f, err := os.Open(in.Path)
+		if err != nil {
+			return result.Failure(result.InvalidInput, fmt.Sprintf("input %q: %v", in.Name, err))
+		}
+		if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+			f.Close()
+			return result.Failure(result.InvalidInput, fmt.Sprintf("input %q: %s is not a regular file", in.Name, in.Path))
+		}
+		inputFiles = append(inputFiles, f)
+		fmt.Fprintf(&inputHeader, "%d %s %s\n", fdFirstIn+i, format, hex.EncodeToString([]byte(in.Name)))
+	}
+
+	scratch := o.ScratchDir
+	if scratch == "" {
+		d, err := os.MkdirTemp("", "cx-scratch-")
+		if err != nil {
+			return result.Failure(result.InternalError, fmt.Sprintf("creating the scratch dir: %v", err))
+		}
+		defer os.RemoveAll(d)
+		scratch = d
+	} else if err := os.MkdirAll(scratch, 0o700); err != nil {
+		return result.Failure(result.InvalidInput, fmt.Sprintf("scratch dir: %v", err))
+	}
+	if abs, err := filepath.Abs(scratch); err == nil {
+		scratch = abs
+	}
+
+	privileged := os.Geteuid() == 0
+	uid, gid := -1, -1
+	if privileged {
+		uid = allocUID()
+		gid = uid
+	}
+	namespaces := privileged && !o.noNamespaces
+
+	cpuSoft := uint64(math.Ceil(o.CPUTime.Seconds()))
+	if cpuSoft < 1 {
+		cpuSoft = 1
+	}
+	spec := childSpec{
+		Python: python,
+		Env: []string{
+			"PATH=/usr/local/bin:/usr/bin:/bin",
+			"HOME=" + scratch,
+			"TMPDIR=" + scratch,
+			"LANG=C.UTF-8",
+			"PYTHONDONTWRITEBYTECODE=1",
+			"OPENBLAS_NUM_THREADS=1",
+			"OMP_NUM_THREADS=1",
+			"MKL_NUM_THREADS=1",
+		},
+		Dir:          scratch,
+		UID:          uid,
+		GID:          gid,
+		ScratchBytes: o.ScratchBytes,
+		Inputs:       len(inputFiles),
+		AS:           uint64(o.MemoryBytes),
+		CPUSoft:      cpuSoft,
+		CPUHard:      cpuSoft + 1,
+		FSize:        uint64(o.FileSizeBytes),
+		NProc:        uint64(o.MaxProcs),
+		NoFile:       uint64(o.MaxOpenFiles),
+	}
+
+	nonceBytes := make([]byte, 16)
+	_, _ = rand.Read(nonceBytes)
+	nonce := hex.EncodeToString(nonceBytes)
+	audit := "1"
+	if o.noAuditHook {
+		audit = "0"
+	}
+	control := fmt.Sprintf("CX1 %s %d %d %s %d %d\n%s\n%s", nonce, fdChannel, o.MaxOutputBytes, audit,
+		len(inputFiles), o.MaxOpenFiles, hex.EncodeToString([]byte(scratch)), inputHeader.String())
+
+	oomBefore := readOOMKills()
+	var (
+		cmd     *exec.Cmd
+		pipes   *childPipes
+		started bool
+	)
+	for attempt := 0; attempt < 2 && !started; attempt++ {
+		if !namespaces {
+			if privileged {
+				if err := os.Chown(scratch, uid, gid); err != nil {
+					return result.Failure(result.InternalError, fmt.Sprintf("giving the scratch dir to the sandbox uid: %v", err))
+				}
+			} else {
+				if err := becomeSubreaper(); err != nil {
+					log.Debug("Cannot become a child subreaper; orphans of user code may outlive the run", "err", err)
+				}
+				dumpableOnce.Do(func() {
+					// Same uid as user code: keep /proc/<runner>/environ
+					// and ptrace out of its reach.
+					_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+				})
+				spec.NProc = uint64(countUserTasks(os.Getuid()) + o.MaxProcs)
+			}
+		}
+		spec.Namespaces = namespaces
+		var err error
+		pipes, err = newChildPipes()
+		if err != nil {
+			return result.Failure(result.InternalError, fmt.Sprintf("creating pipes: %v", err))
+		}
+		specJSON, _ := json.Marshal(spec)
+		cmd = &exec.Cmd{
+			Path:   "/proc/self/exe",
+			Args:   []string{"codeexec-pyexec-helper"},
+			Env:    []string{childEnv + "=" + string(specJSON)},
+			Stdout: pipes.outW,
+			Stderr: pipes.errW,
+			ExtraFiles: append([]*os.File{pipes.ctrlR, pipes.chanW, pipes.statW},
+				inputFiles...),
+			SysProcAttr: &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL},
+		}
+		if namespaces {
+			cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWPID | syscall.CLONE_NEWNS | syscall.CLONE_NEWNET |
+				syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
+		}
+		if err := cmd.Start(); err != nil {
+			pipes.closeAll()
+			if namespaces && (errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSPC)) {
+				log.Debug("Cannot create namespaces for python; running it without them", "err", err)
+				namespaces = false
+				continue
+			}
+			return result.Failure(result.InternalError, fmt.Sprintf("starting the sandbox helper: %v", err))
+		}
+		started = true
+	}
+	if !started {
+		return result.Failure(result.InternalError, "starting the sandbox helper failed")
+	}
+	if namespaces {
+		log.Debug("Running python in its own PID, mount and network namespaces", "uid", uid)
+	} else if !privileged {
+		log.Debug("No privilege to isolate python; relying on the Pod's isolation (non-root uid, no network, read-only root filesystem) and the rlimits")
+	}
+	pid := cmd.Process.Pid
+	registerChild(pid)
+	pipes.closeChildEnds()
+
+	out := &outcome{nonce: nonce, pid1: namespaces, timeout: o.Timeout,
+		cpuSoft: time.Duration(cpuSoft) * time.Second, cpuHard: time.Duration(cpuSoft+1) * time.Second,
+		maxOutput: o.MaxOutputBytes, fileSize: o.FileSizeBytes, scratchBytes: o.ScratchBytes, memoryBytes: o.MemoryBytes}
+
+	var killMu sync.Mutex
+	exited := false
+	kill := func() {
+		killMu.Lock()
+		defer killMu.Unlock()
+		if exited {
+			return
+		}
+		_ = cmd.Process.Kill() // pidfd-based: never a recycled pid
+		if !namespaces {
+			killTree(pid)
+		}
+	}
+	var floodOnce sync.Once
+	var floodWhich atomic.Value
+	flood := func(which string) func() {
+		return func() {
+			floodOnce.Do(func() { floodWhich.Store(which) })
+			go kill()
+		}
+	}
+	floodLimit := o.MaxStreamBytes * FloodFactor
+	out.stdout = newCapBuffer(o.MaxStreamBytes, floodLimit, flood("stdout"))
+	out.stderr = newCapBuffer(o.MaxStreamBytes, floodLimit, flood("stderr"))
+	channel := &limitedBuffer{max: int(o.MaxOutputBytes) + 64<<10}
+
+	var drains sync.WaitGroup
+	drains.Add(3)
+	go func() { defer drains.Done(); drain(out.stdout, pipes.outR) }()
+	go func() { defer drains.Done(); drain(out.stderr, pipes.errR) }()
+	go func() { defer drains.Done(); drain(channel, pipes.chanR) }()
+	statusCh := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(pipes.statR, 4096))
+		statusCh <- b
+	}()
+	go func() {
+		_, _ = io.WriteString(pipes.ctrlW, control)
+		_, _ = pipes.ctrlW.Write(o.Code)
+		pipes.ctrlW.Close()
+	}()
+
+	var timedOut, cancelled, scratchOver atomic.Bool
+	var timer *time.Timer
+	if !o.NoWallClock {
+		timer = time.AfterFunc(o.Timeout, func() { timedOut.Store(true); kill() })
+	}
+	stop := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			cancelled.Store(true)
+			kill()
+		case <-stop:
+		}
+	}()
+	if !namespaces {
+		go watchScratch(scratch, o.ScratchBytes, stop, func() { scratchOver.Store(true); kill() })
+	}
+
+	state, werr := cmd.Process.Wait()
+	killMu.Lock()
+	exited = true
+	killMu.Unlock()
+	close(stop)
+	if timer != nil {
+		timer.Stop()
+	}
+	unregisterChild(pid)
+	if !namespaces {
+		// Whatever user code left behind dies with the run.
+		killTree(pid)
+	}
+	waitDrains(&drains, pipes, 3*time.Second)
+	status := <-statusCh
+	pipes.closeParentEnds()
+
+	out.timedOut = timedOut.Load()
+	out.cancelled = cancelled.Load()
+	out.scratchExceeded = scratchOver.Load()
+	if w, ok := floodWhich.Load().(string); ok {
+		out.flooded = w
+	}
+	if werr != nil {
+		out.setupErr = fmt.Sprintf("waiting for python: %v", werr)
+	} else {
+		ws := state.Sys().(syscall.WaitStatus)
+		if ws.Signaled() {
+			out.signal = ws.Signal()
+		} else {
+			out.exited = true
+			out.exitCode = ws.ExitStatus()
+		}
+		if ru, ok := state.SysUsage().(*syscall.Rusage); ok {
+			out.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+	}
+	if out.exited && out.exitCode == exitHelper && len(status) > 0 {
+		out.setupErr = string(status)
+	}
+	if oomBefore >= 0 {
+		out.oomKilled = readOOMKills() > oomBefore
+	}
+	out.channel, out.channelOverflow = channel.bytes()
+	return classify(out)
+}
+
+type childPipes struct {
+	ctrlR, ctrlW, chanR, chanW, statR, statW, outR, outW, errR, errW *os.File
+}
+
+func newChildPipes() (*childPipes, error) {
+	p := &childPipes{}
+	for _, pair := range [][2]**os.File{{&p.ctrlR, &p.ctrlW}, {&p.chanR, &p.chanW}, {&p.statR, &p.statW}, {&p.outR, &p.outW}, {&p.errR, &p.errW}} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			p.closeAll()
+			return nil, err
+		}
+		*pair[0], *pair[1] = r, w
+	}
+	return p, nil
+}
+
+func closeFiles(fs ...*os.File) {
+	for _, f := range fs {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+func (p *childPipes) closeChildEnds() { closeFiles(p.ctrlR, p.chanW, p.statW, p.outW, p.errW) }
+func (p *childPipes) closeParentEnds() {
+	closeFiles(p.ctrlW, p.chanR, p.statR, p.outR, p.errR)
+}
+func (p *childPipes) closeAll() { p.closeChildEnds(); p.closeParentEnds() }
+
+// waitDrains waits for the readers; a descendant that still holds a pipe
+// (only possible without namespaces, and only if it escaped killTree)
+// cannot hold the runner: the read ends are closed after d.
+func waitDrains(wg *sync.WaitGroup, p *childPipes, d time.Duration) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		closeFiles(p.outR, p.errR, p.chanR)
+		<-done
+	}
+}
+
+// watchScratch stops the run when the scratch dir grows over limit (the
+// tmpfs size does it in the namespace sandbox; in the Pod the emptyDir's
+// sizeLimit backs it up).
+func watchScratch(dir string, limit int64, stop <-chan struct{}, over func()) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		var total int64
+		_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			if info, err := d.Info(); err == nil {
+				if st, ok := info.Sys().(*syscall.Stat_t); ok {
+					total += st.Blocks * 512
+				} else {
+					total += info.Size()
+				}
+			}
+			return nil
+		})
+		if total > limit {
+			over()
+			return
+		}
+	}
+}
+
+// readOOMKills returns the oom_kill count of this process's cgroup (v2),
+// or -1 when it cannot be read.
+func readOOMKills() int64 {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return -1
+	}
+	var path string
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "0::"); ok {
+			path = rest
+		}
+	}
+	if path == "" {
+		return -1
+	}
+	ev, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", path, "memory.events"))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(ev), "\n") {
+		if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err == nil {
+				return n
+			}
+		}
+	}
+	return -1
+}

@@ -1,0 +1,157 @@
+package pyexec
+
+import (
+	"bytes"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Without namespaces (no privilege, as in the Pod) the runner makes itself
+// a child subreaper: whatever user code starts and orphans, even after a
+// setsid, is reparented to the runner instead of init, so the runner can
+// find and kill it. Processes the runner started itself are registered so
+// that concurrent executions in one process do not kill each other's.
+
+var (
+	subreaperOnce sync.Once
+	subreaperErr  error
+
+	liveMu   sync.Mutex
+	livePids = map[int]bool{}
+)
+
+func becomeSubreaper() error {
+	subreaperOnce.Do(func() {
+		subreaperErr = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	})
+	return subreaperErr
+}
+
+func registerChild(pid int) {
+	liveMu.Lock()
+	livePids[pid] = true
+	liveMu.Unlock()
+}
+
+func unregisterChild(pid int) {
+	liveMu.Lock()
+	delete(livePids, pid)
+	liveMu.Unlock()
+}
+
+func isOwnChild(pid int) bool {
+	liveMu.Lock()
+	defer liveMu.Unlock()
+	return livePids[pid]
+}
+
+type procStat struct {
+	pid, ppid, pgrp, sid int
+	state                byte
+}
+
+func readStat(pid int) (procStat, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return procStat{}, false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return procStat{}, false
+	}
+	f := bytes.Fields(b[i+2:])
+	if len(f) < 4 {
+		return procStat{}, false
+	}
+	ppid, _ := strconv.Atoi(string(f[1]))
+	pgrp, _ := strconv.Atoi(string(f[2]))
+	sid, _ := strconv.Atoi(string(f[3]))
+	return procStat{pid: pid, ppid: ppid, pgrp: pgrp, sid: sid, state: f[0][0]}, true
+}
+
+func listPids() []int {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	names, _ := d.Readdirnames(-1)
+	pids := make([]int, 0, len(names))
+	for _, n := range names {
+		if p, err := strconv.Atoi(n); err == nil {
+			pids = append(pids, p)
+		}
+	}
+	return pids
+}
+
+// killTree SIGKILLs every process in the session sid (user code's, started
+// with setsid) and every orphan reparented to this process that it did not
+// start itself, and reaps those orphans, until none is left.
+func killTree(sid int) {
+	_ = syscall.Kill(-sid, syscall.SIGKILL)
+	self := os.Getpid()
+	for round := 0; round < 100; round++ {
+		found := false
+		for _, pid := range listPids() {
+			if pid == self {
+				continue
+			}
+			st, ok := readStat(pid)
+			if !ok {
+				continue
+			}
+			orphan := st.ppid == self && !isOwnChild(pid)
+			if st.sid != sid && !orphan {
+				continue
+			}
+			if orphan {
+				if st.state == 'Z' {
+					var ws syscall.WaitStatus
+					_, _ = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+					continue
+				}
+			}
+			if st.sid == sid && st.state == 'Z' {
+				continue // a zombie whose parent reaps it (or is being killed)
+			}
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			found = true
+		}
+		if !found {
+			return
+		}
+		time.Sleep(time.Duration(round+1) * time.Millisecond)
+	}
+}
+
+// countUserTasks counts the tasks (threads) whose real uid is uid, which is
+// what RLIMIT_NPROC compares against.
+func countUserTasks(uid int) int {
+	n := 0
+	for _, pid := range listPids() {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+		if err != nil {
+			continue
+		}
+		var real, threads = -1, 1
+		for _, line := range bytes.Split(b, []byte("\n")) {
+			if v, ok := bytes.CutPrefix(line, []byte("Uid:")); ok {
+				if f := bytes.Fields(v); len(f) > 0 {
+					real, _ = strconv.Atoi(string(f[0]))
+				}
+			} else if v, ok := bytes.CutPrefix(line, []byte("Threads:")); ok {
+				threads, _ = strconv.Atoi(string(bytes.TrimSpace(v)))
+			}
+		}
+		if real == uid {
+			n += threads
+		}
+	}
+	return n
+}
