@@ -92,6 +92,9 @@ type Statement struct {
 	Kind Kind
 	// Limit is the outer LIMIT's row count (select and union only).
 	Limit uint64
+	// LimitClamped says the guard added the outer LIMIT or lowered it to
+	// MaxRows: a result of MaxRows rows may then have had more.
+	LimitClamped bool
 }
 
 // Refusal is the error Check returns for SQL that may not run.
@@ -282,7 +285,7 @@ func (g *Guard) checkStatement(stmt sqlparser.Statement) (Statement, error) {
 		if err := g.walk(ts); err != nil {
 			return Statement{}, err
 		}
-		n, err := g.clampOuterLimit(ts)
+		n, clamped, err := g.clampOuterLimit(ts)
 		if err != nil {
 			return Statement{}, err
 		}
@@ -290,7 +293,7 @@ func (g *Guard) checkStatement(stmt sqlparser.Statement) (Statement, error) {
 		if _, ok := s.(*sqlparser.Union); ok {
 			kind = KindUnion
 		}
-		return Statement{SQL: sqlparser.String(ts), Kind: kind, Limit: n}, nil
+		return Statement{SQL: sqlparser.String(ts), Kind: kind, Limit: n, LimitClamped: clamped}, nil
 	case *sqlparser.Show:
 		if !g.policy.AllowShow {
 			return Statement{}, violation("SHOW is not allowed by the policy")
@@ -370,7 +373,7 @@ func (g *Guard) checkShow(s *sqlparser.Show) error {
 
 // clampOuterLimit adds or clamps the LIMIT of the whole statement (for a
 // UNION, of the union) and returns its row count.
-func (g *Guard) clampOuterLimit(ts sqlparser.TableStatement) (uint64, error) {
+func (g *Guard) clampOuterLimit(ts sqlparser.TableStatement) (n uint64, clamped bool, err error) {
 	var lim **sqlparser.Limit
 	switch s := ts.(type) {
 	case *sqlparser.Select:
@@ -378,7 +381,7 @@ func (g *Guard) clampOuterLimit(ts sqlparser.TableStatement) (uint64, error) {
 	case *sqlparser.Union:
 		lim = &s.Limit
 	default:
-		return 0, violation("%s statement", statementName(ts))
+		return 0, false, violation("%s statement", statementName(ts))
 	}
 	maxRows := g.policy.MaxRows
 	maxLit := sqlparser.NewIntLiteral(strconv.FormatUint(maxRows, 10))
@@ -388,17 +391,17 @@ func (g *Guard) clampOuterLimit(ts sqlparser.TableStatement) (uint64, error) {
 			off = (*lim).Offset
 		}
 		*lim = &sqlparser.Limit{Offset: off, Rowcount: maxLit}
-		return maxRows, nil
+		return maxRows, true, nil
 	}
-	n, err := limitValue((*lim).Rowcount)
+	n, err = limitValue((*lim).Rowcount)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	if n > maxRows {
 		(*lim).Rowcount = maxLit
-		n = maxRows
+		return maxRows, true, nil
 	}
-	return n, nil
+	return n, false, nil
 }
 
 // limitValue reads a LIMIT operand: a non-negative integer literal. Values

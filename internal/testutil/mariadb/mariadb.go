@@ -81,7 +81,7 @@ var (
 // fails t with the server's error log when anything goes wrong.
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
-	s, err := start(o)
+	s, err := New(o)
 	if s != nil {
 		t.Cleanup(s.Stop)
 	}
@@ -91,7 +91,9 @@ func Start(t testing.TB, o Options) *Server {
 	return s
 }
 
-func start(o Options) (*Server, error) {
+// New starts a server without a testing.TB (for TestMain or a demo); the
+// caller must call Stop, also when New returns an error with a Server.
+func New(o Options) (*Server, error) {
 	if o.Database == "" {
 		o.Database = "cx"
 	}
