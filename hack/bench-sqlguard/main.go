@@ -1,0 +1,72 @@
+// Command bench-sqlguard times the SQL guard over the accept corpus and
+// prints the median time per query in nanoseconds (hack/bench-sqlguard.sh
+// compares it with the seed's sqlglot guard). It asserts nothing.
+//
+// For each query it repeats batches of calls until a batch lasts at least
+// -min-batch, keeps the median of -reps batch means, then prints the median
+// over all queries.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/codeexec/codeexec-operator/internal/sqlguard"
+	"github.com/codeexec/codeexec-operator/internal/sqlguard/corpus"
+)
+
+func main() {
+	reps := flag.Int("reps", 7, "batches per query")
+	minBatch := flag.Duration("min-batch", 2*time.Millisecond, "shortest batch")
+	flag.Parse()
+	rows, err := corpus.LoadAccept()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench-sqlguard:", err)
+		os.Exit(1)
+	}
+	g, err := sqlguard.New(sqlguard.Policy{MaxRows: 1000})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench-sqlguard:", err)
+		os.Exit(1)
+	}
+	var perQuery []float64
+	accepted := 0
+	for _, r := range rows {
+		if _, err := g.Check(r.SQL); err == nil {
+			accepted++
+		}
+		n := 1
+		for {
+			start := time.Now()
+			for i := 0; i < n; i++ {
+				g.Check(r.SQL)
+			}
+			if time.Since(start) >= *minBatch {
+				break
+			}
+			n *= 2
+		}
+		var batches []float64
+		for range *reps {
+			start := time.Now()
+			for i := 0; i < n; i++ {
+				g.Check(r.SQL)
+			}
+			batches = append(batches, float64(time.Since(start).Nanoseconds())/float64(n))
+		}
+		perQuery = append(perQuery, median(batches))
+	}
+	fmt.Printf("queries=%d accepted=%d median_ns=%.0f\n", len(rows), accepted, median(perQuery))
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
