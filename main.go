@@ -100,13 +100,14 @@ func main() {
 		os.Exit(1)
 	}
 	r := &controllers.CodeExecutionReconciler{
-		Client:   mgr.GetClient(),
-		Scheme:   mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorder("codeexecution-controller"),
-		Logs:     controllers.ClientsetLogReader{Clientset: cs},
-		Clock:    clock.RealClock{},
-		Job:      jobOpts,
-		Bounds:   controllers.DefaultBounds(),
+		Client:    mgr.GetClient(),
+		Scheme:    mgr.GetScheme(),
+		Recorder:  mgr.GetEventRecorder("codeexecution-controller"),
+		Logs:      controllers.ClientsetLogReader{Clientset: cs},
+		Clock:     clock.RealClock{},
+		Job:       jobOpts,
+		Bounds:    controllers.DefaultBounds(),
+		APIReader: mgr.GetAPIReader(),
 
 		MaxConcurrentReconciles: workers,
 	}

@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strings"
+	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -22,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -49,6 +54,13 @@ type CodeExecutionReconciler struct {
 	// MaxConcurrentReconciles is how many executions are reconciled at
 	// once; zero means DefaultMaxConcurrentReconciles.
 	MaxConcurrentReconciles int
+	// APIReader reads from the API server, bypassing the cache.
+	APIReader client.Reader
+	// LookupIP resolves a datasource host; nil uses the system resolver.
+	LookupIP func(ctx context.Context, host string) ([]net.IP, error)
+
+	nsLocksMu sync.Mutex
+	nsLocks   map[string]*sync.Mutex
 }
 
 // DefaultMaxConcurrentReconciles lets Job creation keep up with bursts of
@@ -62,6 +74,11 @@ const DefaultMaxConcurrentReconciles = 16
 // +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=execution.codeexec.io,resources=executionpolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=resourcequotas,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create
 
 // Reconcile brings one CodeExecution one step closer to its terminal status.
 func (r *CodeExecutionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -87,30 +104,46 @@ func (r *CodeExecutionReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	return res, err
 }
 
-// reconcile is the ladder: finished → task → Job → observe → report.
+// reconcile is the ladder: finished → policy → admission (queue, quota)
+// → task, NetworkPolicy and Job → observe → report.
 func (r *CodeExecutionReconciler) reconcile(ctx context.Context, ce *execv1.CodeExecution) (ctrl.Result, error) {
 	if isFinished(ce) {
 		return ctrl.Result{}, r.releaseJob(ctx, ce)
 	}
-	limits := ResolveLimits(ce.Spec.Limits, BuiltinDefaults())
-	ce.Status.Limits = &limits
+	pol, err := r.policyFor(ctx, ce)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	ce.Status.Policies = pol.Names
 	ce.Status.JobName = JobName(ce.Name, ce.UID)
+	limits, err := pol.Resolve(ce.Spec)
+	if err != nil {
+		r.finish(ce, execv1.ReasonPolicyViolation, err.Error(), nil)
+		return ctrl.Result{}, nil
+	}
+	ce.Status.Limits = &limits
 	if err := ValidateLimits(limits); err != nil {
 		r.finish(ce, execv1.ReasonInvalidInput, err.Error(), nil)
 		return ctrl.Result{}, nil
 	}
-	if err := r.ensureTask(ctx, ce, limits); err != nil {
-		return ctrl.Result{}, err
-	}
-	job, err := r.ensureJob(ctx, ce, limits)
-	if err != nil || job == nil {
-		return ctrl.Result{}, err
+	job := &batchv1.Job{}
+	err = r.Get(ctx, types.NamespacedName{Namespace: ce.Namespace, Name: ce.Status.JobName}, job)
+	switch {
+	case apierrors.IsNotFound(err):
+		if job, err = r.startJob(ctx, ce, pol, limits); err != nil || job == nil {
+			return ctrl.Result{}, err
+		}
+	case err != nil:
+		return ctrl.Result{}, fmt.Errorf("getting Job: %w", err)
+	case !metav1.IsControlledBy(job, ce):
+		r.finish(ce, execv1.ReasonInternalError, fmt.Sprintf("Job %s exists and is not owned by this CodeExecution", job.Name), nil)
+		return ctrl.Result{}, nil
 	}
 	pods, err := r.listPods(ctx, ce)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	v := Classify(Observation{Job: job, Pods: pods, Now: r.Clock.Now()}, r.Bounds)
+	v := Classify(Observation{Job: job, Pods: pods, Now: r.Clock.Now(), Started: ce.Status.StartTime}, r.Bounds)
 	if v.StartTime != nil && ce.Status.StartTime == nil {
 		ce.Status.StartTime = v.StartTime
 	}
@@ -126,41 +159,176 @@ func (r *CodeExecutionReconciler) reconcile(ctx context.Context, ce *execv1.Code
 	}
 }
 
-// ensureTask creates the ConfigMap with the code and the task, once.
-func (r *CodeExecutionReconciler) ensureTask(ctx context.Context, ce *execv1.CodeExecution, l execv1.ExecutionLimits) error {
-	cm, err := BuildTaskConfigMap(ce, l)
-	if err != nil {
-		return err
+// policyFor merges the ExecutionPolicies that select ce's namespace.
+func (r *CodeExecutionReconciler) policyFor(ctx context.Context, ce *execv1.CodeExecution) (EffectivePolicy, error) {
+	var policies execv1.ExecutionPolicyList
+	if err := r.List(ctx, &policies); err != nil {
+		return EffectivePolicy{}, fmt.Errorf("listing ExecutionPolicies: %w", err)
 	}
-	return r.createOwned(ctx, ce, cm, &corev1.ConfigMap{})
+	if len(policies.Items) == 0 {
+		return MergePolicies(nil), nil
+	}
+	ns := &corev1.Namespace{}
+	if err := r.Get(ctx, types.NamespacedName{Name: ce.Namespace}, ns); err != nil {
+		return EffectivePolicy{}, fmt.Errorf("getting Namespace %s: %w", ce.Namespace, err)
+	}
+	selected, err := SelectPolicies(policies.Items, ns.Labels)
+	if err != nil {
+		return EffectivePolicy{}, err
+	}
+	return MergePolicies(selected), nil
 }
 
-// ensureJob returns the execution's Job, creating it when it does not
-// exist. A Job of that name owned by someone else is never adopted.
-func (r *CodeExecutionReconciler) ensureJob(ctx context.Context, ce *execv1.CodeExecution, l execv1.ExecutionLimits) (*batchv1.Job, error) {
-	job := &batchv1.Job{}
-	err := r.Get(ctx, types.NamespacedName{Namespace: ce.Namespace, Name: JobName(ce.Name, ce.UID)}, job)
-	if apierrors.IsNotFound(err) {
-		o := r.Job
-		o.TTLSecondsAfterFinished = nil // set once the result is persisted
-		job = BuildJob(ce, l, o)
-		if err := r.createOwned(ctx, ce, job, &batchv1.Job{}); err != nil {
-			return nil, err
+// startJob creates the execution's task, NetworkPolicy and Job once the
+// namespace's concurrency cap and quota let it start. It returns nil and
+// sets the Queued reason when the execution must wait.
+func (r *CodeExecutionReconciler) startJob(ctx context.Context, ce *execv1.CodeExecution, pol EffectivePolicy, l execv1.ExecutionLimits) (*batchv1.Job, error) {
+	unlock := r.lockNamespace(ce.Namespace)
+	defer unlock()
+	if msg, err := r.admit(ctx, ce, pol, l); err != nil || msg != "" {
+		if msg != "" {
+			r.setCondition(ce, metav1.ConditionUnknown, execv1.ReasonQueued, msg)
 		}
-		ctrl.LoggerFrom(ctx).Info("Created Job", "job", klog.KObj(job))
-		err = r.Get(ctx, client.ObjectKeyFromObject(job), job)
-		if apierrors.IsNotFound(err) {
-			return job, nil // not in the cache yet; the watch brings it
+		return nil, err
+	}
+	var ep *Endpoint
+	if ce.Spec.Language == execv1.LanguageSQL {
+		var err error
+		if ep, err = r.datasourceEndpoint(ctx, ce); err != nil {
+			r.finish(ce, execv1.ReasonInvalidInput, err.Error(), nil)
+			return nil, nil
 		}
 	}
+	cm, err := BuildTaskConfigMap(ce, l, SQLPermissions{SystemSchemas: pol.SQLSystemSchemas, Show: pol.SQLShow})
 	if err != nil {
-		return nil, fmt.Errorf("getting Job: %w", err)
+		return nil, err
 	}
-	if !metav1.IsControlledBy(job, ce) {
-		r.finish(ce, execv1.ReasonInternalError, fmt.Sprintf("Job %s exists and is not owned by this CodeExecution", job.Name), nil)
-		return nil, nil
+	if err := r.createOwned(ctx, ce, cm, &corev1.ConfigMap{}); err != nil {
+		return nil, err
 	}
+	if err := r.createOwned(ctx, ce, BuildNetworkPolicy(ce, ep), &networkingv1.NetworkPolicy{}); err != nil {
+		return nil, err
+	}
+	o := r.Job
+	o.TTLSecondsAfterFinished = nil // set once the result is persisted
+	if pol.RuntimeClassName != nil {
+		o.RuntimeClassName = pol.RuntimeClassName
+	}
+	o.KueueQueueName = pol.KueueQueueName
+	job := BuildJob(ce, l, o)
+	if err := r.createOwned(ctx, ce, job, &batchv1.Job{}); err != nil {
+		return nil, err
+	}
+	ctrl.LoggerFrom(ctx).Info("Created Job", "job", klog.KObj(job))
 	return job, nil
+}
+
+// admit returns why ce must wait, or "" when it may start now.
+func (r *CodeExecutionReconciler) admit(ctx context.Context, ce *execv1.CodeExecution, pol EffectivePolicy, l execv1.ExecutionLimits) (string, error) {
+	if pol.MaxConcurrent != nil {
+		running, waiting, err := r.namespaceLoad(ctx, ce.Namespace)
+		if err != nil {
+			return "", err
+		}
+		if pos := QueuePosition(ce, running, waiting); pos >= int(*pol.MaxConcurrent) {
+			return fmt.Sprintf("waiting for a slot: %d running and %d queued ahead; ExecutionPolicy %s allows %d at once in this namespace",
+				running, pos-running, strings.Join(pol.Names, ", "), *pol.MaxConcurrent), nil
+		}
+	}
+	var quotas corev1.ResourceQuotaList
+	if err := r.List(ctx, &quotas, client.InNamespace(ce.Namespace)); err != nil {
+		return "", fmt.Errorf("listing ResourceQuotas: %w", err)
+	}
+	return QuotaShortfall(quotas.Items, l), nil
+}
+
+// namespaceLoad counts the namespace's running sandbox Jobs and lists its
+// unfinished executions that have no Job yet. Jobs are listed from the API
+// server, not the cache, so that a Job just created is counted.
+func (r *CodeExecutionReconciler) namespaceLoad(ctx context.Context, ns string) (int, []execv1.CodeExecution, error) {
+	var jobs batchv1.JobList
+	if err := r.APIReader.List(ctx, &jobs, client.InNamespace(ns), client.MatchingLabels{
+		execv1.LabelManagedBy: execv1.ManagedByValue, execv1.LabelComponent: "sandbox"}); err != nil {
+		return 0, nil, fmt.Errorf("listing Jobs: %w", err)
+	}
+	running := 0
+	hasJob := map[types.UID]bool{}
+	for i := range jobs.Items {
+		if owner := metav1.GetControllerOf(&jobs.Items[i]); owner != nil {
+			hasJob[owner.UID] = true
+		}
+		if !jobFinished(&jobs.Items[i]) {
+			running++
+		}
+	}
+	var all execv1.CodeExecutionList
+	if err := r.List(ctx, &all, client.InNamespace(ns)); err != nil {
+		return 0, nil, fmt.Errorf("listing CodeExecutions: %w", err)
+	}
+	var waiting []execv1.CodeExecution
+	for _, c := range all.Items {
+		if !isFinished(&c) && !hasJob[c.UID] && c.DeletionTimestamp.IsZero() {
+			waiting = append(waiting, c)
+		}
+	}
+	return running, waiting, nil
+}
+
+// datasourceEndpoint reads the datasource Secret's DSN for the address the
+// NetworkPolicy allows. Neither the DSN nor the password is logged.
+func (r *CodeExecutionReconciler) datasourceEndpoint(ctx context.Context, ce *execv1.CodeExecution) (*Endpoint, error) {
+	ref := ce.Spec.Datasource.SecretRef
+	key := ref.Key
+	if key == "" {
+		key = defaultSecretKey
+	}
+	sec := &corev1.Secret{}
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: ce.Namespace, Name: ref.Name}, sec); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("spec.datasource.secretRef: Secret %q does not exist", ref.Name)
+		}
+		return nil, fmt.Errorf("spec.datasource.secretRef: reading Secret %q: %s", ref.Name, apierrors.ReasonForError(err))
+	}
+	dsn, ok := sec.Data[key]
+	if !ok {
+		return nil, fmt.Errorf("spec.datasource.secretRef: Secret %q has no key %q", ref.Name, key)
+	}
+	host, port, err := ParseDatasource(string(dsn))
+	if err != nil {
+		return nil, fmt.Errorf("spec.datasource.secretRef: Secret %q key %q: %w", ref.Name, key, err)
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return &Endpoint{IPs: []net.IP{ip}, Port: port}, nil
+	}
+	ips, err := r.lookupIP(ctx, host)
+	if err != nil {
+		ctrl.LoggerFrom(ctx).Info("Datasource host does not resolve; the NetworkPolicy allows only DNS", "host", host)
+	}
+	return &Endpoint{IPs: ips, Port: port, NeedsDNS: true}, nil
+}
+
+func (r *CodeExecutionReconciler) lookupIP(ctx context.Context, host string) ([]net.IP, error) {
+	if r.LookupIP != nil {
+		return r.LookupIP(ctx, host)
+	}
+	return net.DefaultResolver.LookupIP(ctx, "ip", host)
+}
+
+// lockNamespace serialises admission within a namespace so that two
+// workers cannot both take the last slot.
+func (r *CodeExecutionReconciler) lockNamespace(ns string) func() {
+	r.nsLocksMu.Lock()
+	if r.nsLocks == nil {
+		r.nsLocks = map[string]*sync.Mutex{}
+	}
+	m, ok := r.nsLocks[ns]
+	if !ok {
+		m = &sync.Mutex{}
+		r.nsLocks[ns] = m
+	}
+	r.nsLocksMu.Unlock()
+	m.Lock()
+	return m.Unlock
 }
 
 // createOwned sets ce as the controller of obj and creates it; an object
@@ -332,19 +500,68 @@ func tail(s string, n int) string {
 }
 
 // SetupWithManager registers the controller: it watches CodeExecutions,
-// the Jobs they own, and the sandbox Pods.
+// the Jobs they own, the sandbox Pods, and what can release a queued
+// execution: another execution finishing, a ResourceQuota or an
+// ExecutionPolicy changing.
 func (r *CodeExecutionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	workers := r.MaxConcurrentReconciles
 	if workers <= 0 {
 		workers = DefaultMaxConcurrentReconciles
 	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
+	releases := handler.EnqueueRequestsFromMapFunc(r.waitingInNamespace)
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&execv1.CodeExecution{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&batchv1.Job{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podToExecution)).
+		Watches(&execv1.CodeExecution{}, releases, builder.WithPredicates(finishedOrDeleted)).
+		Watches(&corev1.ResourceQuota{}, releases).
+		Watches(&execv1.ExecutionPolicy{}, handler.EnqueueRequestsFromMapFunc(r.allWaiting)).
 		Named("codeexecution").
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Complete(r)
+}
+
+// finishedOrDeleted passes the events that free a slot: an execution
+// becoming terminal, or going away.
+var finishedOrDeleted = predicate.Funcs{
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return true },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		o, ok1 := e.ObjectOld.(*execv1.CodeExecution)
+		n, ok2 := e.ObjectNew.(*execv1.CodeExecution)
+		return ok1 && ok2 && !isFinished(o) && isFinished(n)
+	},
+}
+
+// waitingInNamespace enqueues the unfinished executions of obj's namespace
+// that have not started, so that queued ones start as soon as they may.
+func (r *CodeExecutionReconciler) waitingInNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
+	return r.waiting(ctx, client.InNamespace(obj.GetNamespace()))
+}
+
+// allWaiting enqueues every queued execution (a policy changed).
+func (r *CodeExecutionReconciler) allWaiting(ctx context.Context, _ client.Object) []reconcile.Request {
+	return r.waiting(ctx)
+}
+
+func (r *CodeExecutionReconciler) waiting(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
+	var list execv1.CodeExecutionList
+	if err := r.List(ctx, &list, opts...); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing CodeExecutions to release queued ones")
+		return nil
+	}
+	var out []reconcile.Request
+	for _, c := range list.Items {
+		if isFinished(&c) || c.Status.StartTime != nil {
+			continue
+		}
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: c.Namespace, Name: c.Name}})
+	}
+	return out
 }
 
 // podToExecution maps a sandbox Pod to its CodeExecution.

@@ -47,6 +47,19 @@ type JobOptions struct {
 	// RuntimeClassName, when set, runs the Pod under that RuntimeClass
 	// (gVisor or Kata, where the cluster has them).
 	RuntimeClassName *string
+	// KueueQueueName, when set, creates the Job suspended with Kueue's
+	// queue-name label so that Kueue admits it.
+	KueueQueueName string
+}
+
+// LabelKueueQueueName is Kueue's label naming the LocalQueue of a Job.
+const LabelKueueQueueName = "kueue.x-k8s.io/queue-name"
+
+// SQLPermissions are what an ExecutionPolicy lets SQL do beyond the
+// default guard.
+type SQLPermissions struct {
+	SystemSchemas bool
+	Show          bool
 }
 
 // DefaultJobOptions returns the defaults of the manager's flags.
@@ -77,7 +90,7 @@ func inputPath(in execv1.ExecutionInput) string {
 }
 
 // BuildTask returns the runner's task for ce with resolved limits l.
-func BuildTask(ce *execv1.CodeExecution, l execv1.ExecutionLimits) runner.Task {
+func BuildTask(ce *execv1.CodeExecution, l execv1.ExecutionLimits, sql SQLPermissions) runner.Task {
 	t := runner.Task{
 		Language:       runner.Language(strings.ToLower(string(ce.Spec.Language))),
 		TimeoutSeconds: int64(ptr.Deref(l.TimeoutSeconds, execv1.DefaultTimeoutSeconds)),
@@ -95,13 +108,16 @@ func BuildTask(ce *execv1.CodeExecution, l execv1.ExecutionLimits) runner.Task {
 	if ce.Spec.Datasource != nil {
 		t.DSNFile = path.Join(DatasourceMountPath, datasourceFile)
 	}
+	if ce.Spec.Language == execv1.LanguageSQL {
+		t.AllowSystemSchemas, t.AllowShow = sql.SystemSchemas, sql.Show
+	}
 	return t
 }
 
 // BuildTaskConfigMap returns the ConfigMap carrying ce's code and task,
 // mounted read-only into the sandbox Pod.
-func BuildTaskConfigMap(ce *execv1.CodeExecution, l execv1.ExecutionLimits) (*corev1.ConfigMap, error) {
-	task, err := json.Marshal(BuildTask(ce, l))
+func BuildTaskConfigMap(ce *execv1.CodeExecution, l execv1.ExecutionLimits, sql SQLPermissions) (*corev1.ConfigMap, error) {
+	task, err := json.Marshal(BuildTask(ce, l, sql))
 	if err != nil {
 		return nil, fmt.Errorf("encoding the task: %w", err)
 	}
@@ -169,7 +185,7 @@ func BuildJob(ce *execv1.CodeExecution, l execv1.ExecutionLimits, o JobOptions) 
 		pullPolicy = corev1.PullIfNotPresent
 	}
 
-	return &batchv1.Job{
+	job := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        JobName(ce.Name, ce.UID),
 			Namespace:   ce.Namespace,
@@ -234,4 +250,9 @@ func BuildJob(ce *execv1.CodeExecution, l execv1.ExecutionLimits, o JobOptions) 
 			},
 		},
 	}
+	if o.KueueQueueName != "" {
+		job.Labels[LabelKueueQueueName] = o.KueueQueueName
+		job.Spec.Suspend = ptr.To(true)
+	}
+	return job
 }

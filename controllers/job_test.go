@@ -143,6 +143,19 @@ func TestBuildJob(t *testing.T) {
 				Datasource("db", "dsn").Obj(),
 			want: job("jsx", 45, res("500m", "512Mi"), []corev1.Volume{taskVolume(), scratch}, baseMounts),
 		},
+		"kueue creates the job suspended and labelled": {
+			ce:   wrappers.MakeCodeExecution("cx", "ns").UID(testUID).Obj(),
+			opts: func(o *JobOptions) { o.KueueQueueName = "team-a" },
+			want: func() *batchv1.Job {
+				j := job("python", 45, res("500m", "512Mi"), []corev1.Volume{taskVolume(), scratch}, baseMounts)
+				j.Labels = map[string]string{LabelKueueQueueName: "team-a"}
+				for k, v := range labels {
+					j.Labels[k] = v
+				}
+				j.Spec.Suspend = ptr.To(true)
+				return j
+			}(),
+		},
 		"ttl and runtime class from options": {
 			ce: wrappers.MakeCodeExecution("cx", "ns").UID(testUID).Obj(),
 			opts: func(o *JobOptions) {
@@ -177,7 +190,7 @@ func TestBuildTaskConfigMap(t *testing.T) {
 		Input("orders", "shop", "orders.csv").Obj()
 	ce.Spec.Inputs = append(ce.Spec.Inputs, execv1.ExecutionInput{Name: "meta", Format: execv1.InputFormatJSON,
 		ConfigMapKeyRef: execv1.ConfigMapKeyReference{Name: "shop", Key: "meta.json"}})
-	cm, err := BuildTaskConfigMap(ce, ResolveLimits(ce.Spec.Limits, BuiltinDefaults()))
+	cm, err := BuildTaskConfigMap(ce, ResolveLimits(ce.Spec.Limits, BuiltinDefaults()), SQLPermissions{SystemSchemas: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,8 @@ type Observation struct {
 	Job  *batchv1.Job
 	Pods []corev1.Pod
 	Now  time.Time
+	// Started is when the runner was last seen starting (status.startTime).
+	Started *metav1.Time
 }
 
 // Verdict is what an Observation means for the execution.
@@ -78,6 +80,9 @@ func Classify(o Observation, b Bounds) Verdict {
 			start = ptrTime(cs.State.Terminated.StartedAt)
 		}
 	}
+	if start == nil {
+		start = o.Started
+	}
 	done := func(reason, format string, args ...any) Verdict {
 		return Verdict{Done: true, Reason: reason, Message: fmt.Sprintf(format, args...), StartTime: start}
 	}
@@ -96,7 +101,7 @@ func Classify(o Observation, b Bounds) Verdict {
 	if o.Job != nil {
 		if c := jobCondition(o.Job, batchv1.JobFailed); c != nil {
 			if c.Reason == batchv1.JobReasonDeadlineExceeded {
-				if start == nil && pod != nil {
+				if start == nil {
 					return done(execv1.ReasonPodFailed, "the Pod did not start before the Job's deadline of %ds%s", deref(o.Job.Spec.ActiveDeadlineSeconds), waitingNote(cs))
 				}
 				return done(execv1.ReasonTimeout, "the Job's activeDeadlineSeconds (%ds) ended the execution", deref(o.Job.Spec.ActiveDeadlineSeconds))
@@ -116,6 +121,9 @@ func Classify(o Observation, b Bounds) Verdict {
 		}
 		if o.Job == nil {
 			return Verdict{Reason: execv1.ReasonPending, Message: "waiting for the Job"}
+		}
+		if ptrBool(o.Job.Spec.Suspend) {
+			return Verdict{Reason: execv1.ReasonQueued, Message: fmt.Sprintf("waiting for Kueue to admit Job %s (queue %s)", o.Job.Name, o.Job.Labels[LabelKueueQueueName])}
 		}
 		return Verdict{Reason: execv1.ReasonPending, Message: "waiting for Job " + o.Job.Name + " to create its Pod"}
 	}
@@ -257,3 +265,5 @@ func deref(p *int64) int64 {
 	}
 	return *p
 }
+
+func ptrBool(b *bool) bool { return b != nil && *b }

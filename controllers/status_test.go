@@ -97,9 +97,22 @@ func TestClassify(t *testing.T) {
 			obs:  Observation{Job: failedJob(batchv1.JobReasonDeadlineExceeded), Pods: testPod(terminated(137, "Error", "")), Now: t0},
 			want: Verdict{Done: true, Reason: execv1.ReasonTimeout, Message: "the Job's activeDeadlineSeconds (45s) ended the execution", StartTime: &started},
 		},
-		"deadline exceeded and the pod is gone": {
+		"deadline exceeded and the pod is gone after it was seen running": {
+			obs:  Observation{Job: failedJob(batchv1.JobReasonDeadlineExceeded), Now: t0, Started: &started},
+			want: Verdict{Done: true, Reason: execv1.ReasonTimeout, Message: "the Job's activeDeadlineSeconds (45s) ended the execution", StartTime: &started},
+		},
+		"deadline exceeded and no pod ever ran": {
 			obs:  Observation{Job: failedJob(batchv1.JobReasonDeadlineExceeded), Now: t0},
-			want: Verdict{Done: true, Reason: execv1.ReasonTimeout, Message: "the Job's activeDeadlineSeconds (45s) ended the execution"},
+			want: Verdict{Done: true, Reason: execv1.ReasonPodFailed, Message: "the Pod did not start before the Job's deadline of 45s"},
+		},
+		"suspended for kueue": {
+			obs: Observation{Job: func() *batchv1.Job {
+				j := testJob()
+				j.Spec.Suspend = ptr.To(true)
+				j.Labels = map[string]string{LabelKueueQueueName: "team-a"}
+				return j
+			}(), Now: t0},
+			want: Verdict{Reason: execv1.ReasonQueued, Message: "waiting for Kueue to admit Job j (queue team-a)"},
 		},
 		"deadline exceeded before the pod started": {
 			obs:  Observation{Job: failedJob(batchv1.JobReasonDeadlineExceeded), Pods: testPod(waiting("ContainerCreating")), Now: t0},

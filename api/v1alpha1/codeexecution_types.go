@@ -211,6 +211,13 @@ type CodeExecutionStatus struct {
 	// +optional
 	Limits *ExecutionLimits `json:"limits,omitempty"`
 
+	// policies names the ExecutionPolicies that govern this execution.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=253
+	Policies []string `json:"policies,omitempty"`
+
 	// startTime is when the sandbox Pod started running.
 	// +optional
 	StartTime *metav1.Time `json:"startTime,omitempty"`

@@ -523,6 +523,7 @@ func TestRestartIsIdempotent(t *testing.T) {
 
 func TestSandboxPodPassesPodSecurityRestricted(t *testing.T) {
 	ns := newNamespace(t, map[string]string{"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest"})
+	createDSNSecret(t, ns, "db", "reader:pw@tcp(127.0.0.1:3306)/shop")
 	for _, lang := range []execv1.Language{execv1.LanguagePython, execv1.LanguageSQL, execv1.LanguageJSX} {
 		w := wrappers.MakeCodeExecution("psa-"+strings.ToLower(string(lang)), ns).Language(lang)
 		if lang == execv1.LanguageSQL {
@@ -547,4 +548,9 @@ func TestSandboxPodPassesPodSecurityRestricted(t *testing.T) {
 	if err := k8s.Create(context.Background(), bad, client.DryRunAll); err == nil || !strings.Contains(err.Error(), "restricted") {
 		t.Errorf("an unhardened Pod was not refused by Pod Security: %v", err)
 	}
+}
+
+func createDSNSecret(t *testing.T, ns, name, dsn string) {
+	t.Helper()
+	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, StringData: map[string]string{"dsn": dsn}})
 }
