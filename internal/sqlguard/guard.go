@@ -183,7 +183,7 @@ func (g *Guard) Check(sql string) (st Statement, err error) {
 	default:
 		return Statement{}, violation("more than one statement (stacked statements are refused)")
 	}
-	return g.checkStatement(real[0])
+	return g.checkStatement(real[0], sql)
 }
 
 // lexicalCheck enforces the bounds and refuses what vitess and MariaDB read
@@ -278,7 +278,7 @@ func lineColumn(s string, off int) (line, col int) {
 	return line, utf8.RuneCountInString(before) + 1
 }
 
-func (g *Guard) checkStatement(stmt sqlparser.Statement) (Statement, error) {
+func (g *Guard) checkStatement(stmt sqlparser.Statement, sql string) (Statement, error) {
 	switch s := stmt.(type) {
 	case *sqlparser.Select, *sqlparser.Union:
 		ts := s.(sqlparser.TableStatement)
@@ -329,9 +329,27 @@ func (g *Guard) checkStatement(stmt sqlparser.Statement) (Statement, error) {
 		}
 		s.Comments = nil
 		return Statement{SQL: sqlparser.String(s), Kind: KindExplain}, nil
+	case *sqlparser.OtherAdmin:
+		// vitess keeps no detail for these (DO, OPTIMIZE, REPAIR, ...):
+		// name them by their first keyword.
+		return Statement{}, violation("%s statement (only SELECT, UNION and WITH ... SELECT are allowed)", g.firstKeyword(sql))
 	default:
 		return Statement{}, violation("%s statement (only SELECT, UNION and WITH ... SELECT are allowed)", statementName(stmt))
 	}
+}
+
+// firstKeyword returns the first token of sql in upper case, or
+// "administrative" when it is not a plain word.
+func (g *Guard) firstKeyword(sql string) string {
+	tkn := g.parser.NewStringTokenizer(sql)
+	typ, val := tkn.Scan()
+	for typ == sqlparser.COMMENT {
+		typ, val = tkn.Scan()
+	}
+	if val == "" || len(val) > 32 || !isASCII(val) || strings.ContainsAny(val, " `'\"") {
+		return "administrative"
+	}
+	return strings.ToUpper(val)
 }
 
 var showReadsSchema = map[sqlparser.ShowCommandType]bool{

@@ -132,6 +132,8 @@ func TestRefusedConstructs(t *testing.T) {
 		"drop-db":         {"DROP DATABASE d", "DROP DATABASE"},
 		"rename":          {"RENAME TABLE a TO b", "RENAME TABLE"},
 		"analyze":         {"ANALYZE TABLE t", "ANALYZE"},
+		"do":              {"DO 1", "DO statement"},
+		"optimize":        {"/* x */ OPTIMIZE TABLE t", "OPTIMIZE statement"},
 		"purge":           {"PURGE BINARY LOGS TO 'x'", "PURGE"},
 		"savepoint":       {"SAVEPOINT s", "SAVEPOINT"},
 		"values":          {"VALUES ROW(1)", "VALUES"},
