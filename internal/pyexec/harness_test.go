@@ -310,6 +310,10 @@ func decodeNumbers(b []byte) (any, error) {
 func normalize(v any) any {
 	switch x := v.(type) {
 	case json.Number:
+		if strings.ContainsAny(string(x), ".eE") {
+			f, _ := strconv.ParseFloat(string(x), 64)
+			return f
+		}
 		if i, ok := new(big.Int).SetString(string(x), 10); ok {
 			if i.IsInt64() && i.Int64() <= 1<<53 && i.Int64() >= -(1<<53) {
 				return float64(i.Int64()) // 2 and 2.0 are the same number

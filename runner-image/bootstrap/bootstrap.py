@@ -555,10 +555,6 @@ def convert(value, max_bytes, esc, modules, _type=type, _isinstance=isinstance, 
         if np is not None and _isinstance(v, np.generic):
             if _isinstance(v, np.bool_):
                 return "true" if v else "false"
-            if _isinstance(v, np.integer):
-                return int_json(_int(v), path)
-            if _isinstance(v, np.floating):
-                return float_json(_float(v))
             if _isinstance(v, np.datetime64):
                 if np.isnat(v):
                     return "null"
@@ -572,6 +568,10 @@ def convert(value, max_bytes, esc, modules, _type=type, _isinstance=isinstance, 
                 if np.isnat(v):
                     return "null"
                 return float_json(_float(v / np.timedelta64(1, "s")))
+            if _isinstance(v, np.integer):
+                return int_json(_int(v), path)
+            if _isinstance(v, np.floating):
+                return float_json(_float(v))
             return None
         if dt is not None:
             if _isinstance(v, (dt.datetime, dt.date, dt.time)):
