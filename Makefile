@@ -85,15 +85,18 @@ docker-build: ## Build the manager and runner images (needs a Docker engine).
 ##@ Deployment
 
 .PHONY: install
-install: manifests envtest ## Install the CRDs into the cluster KUBECONFIG points at.
+install: manifests envtest ## Install the CRDs and the admission policy into the cluster KUBECONFIG points at.
 	$(KUBECTL) apply --server-side -f config/crd/bases
+	$(KUBECTL) apply --server-side -f config/admission/execution-policy.yaml
 
 .PHONY: uninstall
-uninstall: manifests envtest ## Remove the CRDs.
+uninstall: manifests envtest ## Remove the CRDs and the admission policy.
+	$(KUBECTL) delete --ignore-not-found -f config/admission/execution-policy.yaml
 	$(KUBECTL) delete --ignore-not-found -f config/crd/bases
 
 .PHONY: deploy
-deploy: manifests envtest ## Deploy the manager (config/default) into the cluster KUBECONFIG points at.
+deploy: manifests envtest ## Deploy the CRDs, the admission policy and the manager (config/default) into the cluster KUBECONFIG points at.
+	$(KUBECTL) apply --server-side -f config/admission/execution-policy.yaml
 	$(KUBECTL) apply --server-side -k config/default
 
 .PHONY: undeploy

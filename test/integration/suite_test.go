@@ -25,6 +25,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/kubernetes"
@@ -38,6 +39,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/yaml"
 
 	execv1 "github.com/codeexec/codeexec-operator/api/v1alpha1"
 	"github.com/codeexec/codeexec-operator/controllers"
@@ -123,7 +125,31 @@ func setup() error {
 	if err := k8s.Status().Update(ctx, node); err != nil {
 		return fmt.Errorf("setting the stand-in node's status: %w", err)
 	}
+	if err := applyYAML(ctx, filepath.Join(repoRoot(), "config", "admission", "execution-policy.yaml")); err != nil {
+		return fmt.Errorf("installing the admission policy: %w", err)
+	}
 	return startManager()
+}
+
+// applyYAML creates every object of a multi-document YAML file.
+func applyYAML(ctx context.Context, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	for _, doc := range strings.Split(string(b), "\n---\n") {
+		obj := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(doc), &obj.Object); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if len(obj.Object) == 0 {
+			continue
+		}
+		if err := k8s.Create(ctx, obj); err != nil {
+			return fmt.Errorf("creating %s %s: %w", obj.GetKind(), obj.GetName(), err)
+		}
+	}
+	return nil
 }
 
 // testJobTTL is the TTL the manager sets on finished Jobs in these tests.
