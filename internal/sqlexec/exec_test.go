@@ -43,6 +43,48 @@ func TestMariaDB(t *testing.T) {
 	t.Run("OneStatementOnly", func(t *testing.T) { testOneStatement(t, srv, admin) })
 	t.Run("ErrorsAreScrubbed", func(t *testing.T) { testScrubbed(t, srv) })
 	t.Run("SessionIsPinned", func(t *testing.T) { testSession(t, srv) })
+	t.Run("PolicyStatementsRun", func(t *testing.T) { testPolicyStatements(t, srv) })
+}
+
+// With the SHOW policy on, what the guard lets through runs read-only.
+func testPolicyStatements(t *testing.T, srv *mariadb.Server) {
+	g, err := sqlguard.New(sqlguard.Policy{AllowShow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"SHOW DATABASES", "SHOW TABLES", "SHOW COLUMNS FROM orders", "SHOW CREATE TABLE orders",
+		"DESC orders", "EXPLAIN SELECT * FROM orders WHERE id = 1", "DESCRIBE SELECT * FROM orders",
+	} {
+		st, err := g.Check(q)
+		if err != nil {
+			t.Errorf("%q refused: %v", q, err)
+			continue
+		}
+		res, err := exec(t, srv.ReadWriteDSN(), st.SQL, Options{MaxRows: 100})
+		if err != nil {
+			t.Errorf("%q (sent %q): %v", q, st.SQL, err)
+			continue
+		}
+		if res.RowCount == 0 {
+			t.Errorf("%q returned no rows", q)
+		}
+	}
+	// EXPLAIN of a write passes the guard under the SHOW policy (it plans,
+	// it does not run), and MariaDB still refuses it in the READ ONLY
+	// transaction.
+	for _, q := range []string{"EXPLAIN DELETE FROM orders", "EXPLAIN UPDATE orders SET total = 0"} {
+		st, err := g.Check(q)
+		if err != nil {
+			t.Errorf("%q refused: %v", q, err)
+			continue
+		}
+		_, err = exec(t, srv.ReadWriteDSN(), st.SQL, Options{})
+		var e *Error
+		if !errors.As(err, &e) || e.Reason != result.QueryError || !strings.Contains(e.Message, "READ ONLY") {
+			t.Errorf("%q: want the READ ONLY transaction's refusal, got %v", q, err)
+		}
+	}
 }
 
 func exec(t *testing.T, dsn, query string, o Options) (*Result, error) {

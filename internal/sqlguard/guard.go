@@ -8,11 +8,47 @@
 // SELECT, UNION or WITH over SELECTs, and walks every node of the tree,
 // refusing any node kind it does not know (default deny). SHOW, DESCRIBE,
 // EXPLAIN and the system schemas are refused unless the Policy allows them.
+//
+// Refused, with the construct named in the message (SecurityViolation):
+//   - input over MaxBytes, MaxTokens tokens or MaxDepth nested parentheses
+//     (checked before parsing); more than one statement;
+//   - versioned comments /*!...*/ and /*!NNNNN ...*/, MariaDB's /*M!...*/,
+//     and '//' comments, which vitess and MariaDB read differently;
+//   - every statement but SELECT, UNION and WITH ... SELECT: DML, DDL, DCL,
+//     SET, transactions, LOCK/UNLOCK, CALL, PREPARE/EXECUTE, LOAD, DO, KILL,
+//     FLUSH, USE, table maintenance, ...; SHOW, DESCRIBE, EXPLAIN and
+//     VALUES unless AllowShow (EXPLAIN ANALYZE, which runs the statement,
+//     always; EXPLAIN of anything but SELECT, INSERT, UPDATE, DELETE
+//     always; SHOW forms that read server state also need
+//     AllowSystemSchemas);
+//   - INTO OUTFILE, INTO OUTFILE S3, INTO DUMPFILE, INTO @variables, at any
+//     depth; locking clauses FOR UPDATE, FOR SHARE, LOCK IN SHARE MODE,
+//     NOWAIT, SKIP LOCKED, at any depth;
+//   - user variables (@x) and their assignment (:=); system variables (@@x)
+//     unless AllowSystemSchemas; bind parameters (?, :name);
+//   - named-lock functions (GET_LOCK, RELEASE_LOCK, RELEASE_ALL_LOCKS,
+//     IS_FREE_LOCK, IS_USED_LOCK), GTID and replication waits
+//     (WAIT_FOR_EXECUTED_GTID_SET, WAIT_UNTIL_SQL_THREAD_AFTER_GTIDS,
+//     GTID_SUBSET, GTID_SUBTRACT, MASTER_POS_WAIT, SOURCE_POS_WAIT,
+//     MASTER_GTID_WAIT), PS_THREAD_ID, PS_CURRENT_THREAD_ID, NEXT VALUE FOR,
+//     VALUES(), DEFAULT(), and every function call not on the allow-list of
+//     pure built-ins (functions.go): SLEEP, BENCHMARK, LOAD_FILE, NEXTVAL,
+//     SETVAL, LASTVAL, session and account readers (CONNECTION_ID, USER,
+//     VERSION, LAST_INSERT_ID, ...), UDFs (sys_exec, sys_eval), stored
+//     functions (qualified or not on the list), other dialects' functions;
+//   - the schemas mysql, information_schema, performance_schema and sys
+//     (any case, as table qualifiers, column qualifiers and function
+//     qualifiers) and schema names with non-ASCII letters, unless
+//     AllowSystemSchemas;
+//   - any node type the walk does not know (default deny).
+//
+// Syntax errors are CompilationError with the line and column.
 package sqlguard
 
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -81,6 +117,7 @@ const (
 	KindShow     Kind = "show"
 	KindDescribe Kind = "describe"
 	KindExplain  Kind = "explain"
+	KindValues   Kind = "values"
 )
 
 // Statement is an accepted statement.
@@ -124,8 +161,31 @@ func compilation(format string, args ...any) *Refusal {
 	return &Refusal{Reason: result.CompilationError, Message: fmt.Sprintf(format, args...)}
 }
 
-// repanic makes Check re-raise panics instead of refusing (fuzz tests).
+// repanic makes Check re-raise panics that do not come from vitess (fuzz
+// tests: our own code must not panic; vitess' parser does on some inputs,
+// such as "SELECT 0 INTO ````FILE'0'", and those are refused).
 var repanic = false
+
+// panickedInVitess reports whether the panic being recovered was raised in
+// vitess code. Called from a deferred function, runtime.Callers still sees
+// the panicking frames below runtime.gopanic.
+func panickedInVitess() bool {
+	pc := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pc[:runtime.Callers(2, pc)])
+	afterPanic := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case f.Function == "runtime.gopanic":
+			afterPanic = true
+		case afterPanic && !strings.HasPrefix(f.Function, "runtime."):
+			return strings.HasPrefix(f.Function, "vitess.io/")
+		}
+		if !more {
+			return false
+		}
+	}
+}
 
 // Guard checks SQL against one Policy. It is safe for concurrent use.
 type Guard struct {
@@ -157,7 +217,7 @@ func (g *Guard) Check(sql string) (st Statement, err error) {
 		// The parser and printer are not ours: a panic in them is a
 		// refusal, never a crash and never an acceptance.
 		if p := recover(); p != nil {
-			if repanic {
+			if repanic && !panickedInVitess() {
 				panic(p)
 			}
 			st, err = Statement{}, compilation("the SQL parser failed on this input")
@@ -320,15 +380,39 @@ func (g *Guard) checkStatement(stmt sqlparser.Statement, sql string) (Statement,
 		if s.Type == sqlparser.AnalyzeType {
 			return Statement{}, violation("EXPLAIN ANALYZE (it runs the statement)")
 		}
-		inner, ok := s.Statement.(sqlparser.TableStatement)
-		if _, isValues := s.Statement.(*sqlparser.ValuesStatement); !ok || isValues {
-			return Statement{}, violation("EXPLAIN of %s (only SELECT may be explained)", statementName(s.Statement))
+		switch s.Statement.(type) {
+		case *sqlparser.Select, *sqlparser.Union, *sqlparser.ValuesStatement,
+			*sqlparser.Insert, *sqlparser.Update, *sqlparser.Delete:
+		default:
+			return Statement{}, violation("EXPLAIN of %s (only SELECT, INSERT, UPDATE and DELETE may be explained)", statementName(s.Statement))
 		}
-		if err := g.walk(inner); err != nil {
+		if err := g.walkExplainedDML(s.Statement); err != nil {
 			return Statement{}, err
 		}
 		s.Comments = nil
 		return Statement{SQL: sqlparser.String(s), Kind: KindExplain}, nil
+	case *sqlparser.ValuesStatement:
+		// A table of literals (MySQL 8 VALUES ROW(...)): allowed with the
+		// SHOW policy, its expressions checked, its LIMIT clamped.
+		if !g.policy.AllowShow {
+			return Statement{}, violation("VALUES statement is not allowed by the policy")
+		}
+		if err := g.walkExplainedDML(s); err != nil {
+			return Statement{}, err
+		}
+		n, err := limitValueOr(s.Limit, g.policy.MaxRows)
+		if err != nil {
+			return Statement{}, err
+		}
+		if s.Limit == nil || n > g.policy.MaxRows {
+			off := sqlparser.Expr(nil)
+			if s.Limit != nil {
+				off = s.Limit.Offset
+			}
+			s.Limit = &sqlparser.Limit{Offset: off, Rowcount: sqlparser.NewIntLiteral(strconv.FormatUint(g.policy.MaxRows, 10))}
+			n = g.policy.MaxRows
+		}
+		return Statement{SQL: sqlparser.String(s), Kind: KindValues, Limit: n}, nil
 	case *sqlparser.OtherAdmin:
 		// vitess keeps no detail for these (DO, OPTIMIZE, REPAIR, ...):
 		// name them by their first keyword.
@@ -420,6 +504,14 @@ func (g *Guard) clampOuterLimit(ts sqlparser.TableStatement) (n uint64, clamped 
 		return maxRows, true, nil
 	}
 	return n, false, nil
+}
+
+// limitValueOr returns the row count of lim, or def when there is none.
+func limitValueOr(lim *sqlparser.Limit, def uint64) (uint64, error) {
+	if lim == nil || lim.Rowcount == nil {
+		return def, nil
+	}
+	return limitValue(lim.Rowcount)
 }
 
 // limitValue reads a LIMIT operand: a non-negative integer literal. Values

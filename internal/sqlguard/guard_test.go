@@ -345,25 +345,29 @@ func TestPolicySwitches(t *testing.T) {
 		kind   Kind
 		refuse string // empty: accepted
 	}{
-		"schema-allowed":      {Policy{AllowSystemSchemas: true}, "SELECT user FROM mysql.user", KindSelect, ""},
-		"is-allowed":          {Policy{AllowSystemSchemas: true}, "SELECT * FROM information_schema.tables", KindSelect, ""},
-		"sysvar-allowed":      {Policy{AllowSystemSchemas: true}, "SELECT @@version", KindSelect, ""},
-		"schema-still-sleep":  {Policy{AllowSystemSchemas: true}, "SELECT SLEEP(1) FROM mysql.user", "", "SLEEP"},
-		"show-allowed":        {Policy{AllowShow: true}, "SHOW TABLES", KindShow, ""},
-		"show-columns":        {Policy{AllowShow: true}, "SHOW COLUMNS FROM orders", KindShow, ""},
-		"show-create":         {Policy{AllowShow: true}, "SHOW CREATE TABLE orders", KindShow, ""},
-		"describe-allowed":    {Policy{AllowShow: true}, "DESCRIBE orders", KindDescribe, ""},
-		"explain-allowed":     {Policy{AllowShow: true}, "EXPLAIN SELECT * FROM orders", KindExplain, ""},
-		"describe-select":     {Policy{AllowShow: true}, "DESCRIBE SELECT * FROM orders", KindExplain, ""},
-		"explain-analyze":     {Policy{AllowShow: true}, "EXPLAIN ANALYZE SELECT 1", "", "ANALYZE"},
-		"explain-delete":      {Policy{AllowShow: true}, "EXPLAIN DELETE FROM orders", "", "EXPLAIN of DELETE"},
-		"explain-sleep":       {Policy{AllowShow: true}, "EXPLAIN SELECT SLEEP(1)", "", "SLEEP"},
-		"show-mysql-tables":   {Policy{AllowShow: true}, "SHOW TABLES FROM mysql", "", "mysql"},
-		"describe-mysql":      {Policy{AllowShow: true}, "DESCRIBE mysql.user", "", "mysql"},
-		"show-variables":      {Policy{AllowShow: true}, "SHOW VARIABLES", "", "server state"},
-		"show-processlist":    {Policy{AllowShow: true}, "SHOW PROCESSLIST", "", "server state"},
-		"show-variables-both": {Policy{AllowShow: true, AllowSystemSchemas: true}, "SHOW VARIABLES LIKE 'x'", KindShow, ""},
-		"show-mysql-both":     {Policy{AllowShow: true, AllowSystemSchemas: true}, "SHOW TABLES FROM mysql", KindShow, ""},
+		"schema-allowed":       {Policy{AllowSystemSchemas: true}, "SELECT user FROM mysql.user", KindSelect, ""},
+		"is-allowed":           {Policy{AllowSystemSchemas: true}, "SELECT * FROM information_schema.tables", KindSelect, ""},
+		"sysvar-allowed":       {Policy{AllowSystemSchemas: true}, "SELECT @@version", KindSelect, ""},
+		"schema-still-sleep":   {Policy{AllowSystemSchemas: true}, "SELECT SLEEP(1) FROM mysql.user", "", "SLEEP"},
+		"show-allowed":         {Policy{AllowShow: true}, "SHOW TABLES", KindShow, ""},
+		"show-columns":         {Policy{AllowShow: true}, "SHOW COLUMNS FROM orders", KindShow, ""},
+		"show-create":          {Policy{AllowShow: true}, "SHOW CREATE TABLE orders", KindShow, ""},
+		"describe-allowed":     {Policy{AllowShow: true}, "DESCRIBE orders", KindDescribe, ""},
+		"explain-allowed":      {Policy{AllowShow: true}, "EXPLAIN SELECT * FROM orders", KindExplain, ""},
+		"describe-select":      {Policy{AllowShow: true}, "DESCRIBE SELECT * FROM orders", KindExplain, ""},
+		"explain-analyze":      {Policy{AllowShow: true}, "EXPLAIN ANALYZE SELECT 1", "", "ANALYZE"},
+		"explain-delete":       {Policy{AllowShow: true}, "EXPLAIN DELETE FROM orders", KindExplain, ""},
+		"explain-update-sleep": {Policy{AllowShow: true}, "EXPLAIN UPDATE orders SET total = SLEEP(1)", "", "SLEEP"},
+		"explain-insert-mysql": {Policy{AllowShow: true}, "EXPLAIN INSERT INTO t SELECT * FROM mysql.user", "", "mysql"},
+		"values-allowed":       {Policy{AllowShow: true}, "VALUES ROW(1, 2), ROW(3, 4)", KindValues, ""},
+		"values-sleep":         {Policy{AllowShow: true}, "VALUES ROW(SLEEP(1))", "", "SLEEP"},
+		"explain-sleep":        {Policy{AllowShow: true}, "EXPLAIN SELECT SLEEP(1)", "", "SLEEP"},
+		"show-mysql-tables":    {Policy{AllowShow: true}, "SHOW TABLES FROM mysql", "", "mysql"},
+		"describe-mysql":       {Policy{AllowShow: true}, "DESCRIBE mysql.user", "", "mysql"},
+		"show-variables":       {Policy{AllowShow: true}, "SHOW VARIABLES", "", "server state"},
+		"show-processlist":     {Policy{AllowShow: true}, "SHOW PROCESSLIST", "", "server state"},
+		"show-variables-both":  {Policy{AllowShow: true, AllowSystemSchemas: true}, "SHOW VARIABLES LIKE 'x'", KindShow, ""},
+		"show-mysql-both":      {Policy{AllowShow: true, AllowSystemSchemas: true}, "SHOW TABLES FROM mysql", KindShow, ""},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -381,6 +385,35 @@ func TestPolicySwitches(t *testing.T) {
 				t.Errorf("kind %q, want %q (%q)", st.Kind, c.kind, st.SQL)
 			}
 		})
+	}
+}
+
+// With both switches on, every policy-show and policy-schema line of the
+// reject sample is accepted: they are refused by policy, not by nature.
+func TestCorpusPolicyCategoriesAllowed(t *testing.T) {
+	rows, err := corpus.LoadReject()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGuard(t, Policy{AllowShow: true, AllowSystemSchemas: true})
+	for _, r := range rows {
+		if r.Category != "policy-show" && r.Category != "policy-schema" {
+			continue
+		}
+		if st, err := g.Check(r.SQL); err != nil {
+			t.Errorf("%s: %q refused with both policy switches on: %v", r.ID, r.SQL, err)
+		} else {
+			t.Logf("%s: %s", r.ID, st.SQL)
+		}
+	}
+}
+
+// Inputs on which vitess' parser panics are refused, never a crash.
+func TestParserPanicIsRefused(t *testing.T) {
+	_, err := newGuard(t, Policy{}).Check("SELECT 0 INTO````FILE'0'")
+	var ref *Refusal
+	if !errors.As(err, &ref) || ref.Reason != result.CompilationError {
+		t.Fatalf("want a CompilationError, got %v", err)
 	}
 }
 

@@ -14,14 +14,28 @@ var systemSchemas = map[string]bool{
 // walk checks every node under root and strips comments (optimizer hints
 // included: MySQL's SET_VAR hint changes session variables) on the way.
 func (g *Guard) walk(root sqlparser.SQLNode) error {
-	return sqlparser.Walk(g.visit, root)
+	return sqlparser.Walk(walker{g: g}.visit, root)
+}
+
+// walkExplainedDML checks the statement under EXPLAIN, which may be an
+// INSERT, UPDATE or DELETE: EXPLAIN plans it without running it (and the
+// read-only transaction would stop it anyway); everything inside is checked
+// as in a query.
+func (g *Guard) walkExplainedDML(root sqlparser.SQLNode) error {
+	return sqlparser.Walk(walker{g: g, dml: true}.visit, root)
 }
 
 func (g *Guard) walkExpr(e sqlparser.Expr) error { return g.walk(e) }
 
+type walker struct {
+	g   *Guard
+	dml bool
+}
+
 // visit decides per node type. Anything not named here is refused: a new
 // node kind in a future vitess is denied until someone looks at it.
-func (g *Guard) visit(node sqlparser.SQLNode) (bool, error) {
+func (w walker) visit(node sqlparser.SQLNode) (bool, error) {
+	g := w.g
 	switch n := node.(type) {
 	// Statements that may appear anywhere in the tree (subqueries, CTEs,
 	// derived tables, UNION branches).
@@ -143,8 +157,13 @@ func (g *Guard) visit(node sqlparser.SQLNode) (bool, error) {
 		if !g.policy.AllowSystemSchemas {
 			return false, violation("system variable @@%s (reads server configuration)", n.Name.String())
 		}
-	case *sqlparser.Argument, sqlparser.ListArg:
+	case *sqlparser.Argument:
 		return false, violation("bind parameter (placeholders are not supported)")
+	case sqlparser.ListArg:
+		// vitess visits an empty ListArg inside every VALUES statement.
+		if n != "" {
+			return false, violation("bind parameter (placeholders are not supported)")
+		}
 	case *sqlparser.Nextval:
 		return false, violation("NEXT VALUE (advances a sequence)")
 	case *sqlparser.ValuesFuncExpr:
@@ -152,7 +171,30 @@ func (g *Guard) visit(node sqlparser.SQLNode) (bool, error) {
 	case *sqlparser.Default:
 		return false, violation("DEFAULT()")
 	case *sqlparser.ValuesStatement:
-		return false, violation("VALUES statement")
+		if !w.dml {
+			return false, violation("VALUES statement")
+		}
+		n.Comments = nil
+	case *sqlparser.Insert:
+		if !w.dml {
+			return false, violation("INSERT")
+		}
+		n.Comments = nil
+	case *sqlparser.Update:
+		if !w.dml {
+			return false, violation("UPDATE")
+		}
+		n.Comments = nil
+	case *sqlparser.Delete:
+		if !w.dml {
+			return false, violation("DELETE")
+		}
+		n.Comments = nil
+	case sqlparser.UpdateExprs, *sqlparser.UpdateExpr, sqlparser.Values, sqlparser.OnDup,
+		*sqlparser.RowAlias, sqlparser.TableNames:
+		if !w.dml {
+			return false, violation("%s is not allowed in a query", typeName(node))
+		}
 	default:
 		return false, violation("%s is not allowed in a query", typeName(node))
 	}
