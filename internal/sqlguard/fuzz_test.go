@@ -15,7 +15,12 @@ import (
 // most maxRows, and passes the guard again. Seeds: the shared corpus
 // and testdata/fuzz/FuzzGuard (inputs found interesting while building it).
 // Hangs are caught by go test's -timeout; the size and nesting bounds keep
-// every input small.
+// every input small. Run it with
+//
+//	go test -run '^$' -fuzz FuzzGuard -fuzztime 5m -fuzzminimizetime 1x ./internal/sqlguard/
+//
+// (minimizing every new interesting input, the default, stalls the loop for
+// long stretches on a loaded machine).
 func FuzzGuard(f *testing.F) {
 	repanic = true
 	if acc, err := corpus.LoadAccept(); err == nil {
