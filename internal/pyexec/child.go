@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -68,12 +70,52 @@ func childMain(specJSON string) {
 	if err := json.Unmarshal([]byte(specJSON), &s); err != nil {
 		fail("pyexec helper: bad spec: %v", err)
 	}
+	// Everything execve needs is built before RLIMIT_AS applies: the Go
+	// runtime's own reservations may already exceed it, so the helper must
+	// not allocate between the limit and the exec.
+	path, err := syscall.BytePtrFromString(s.Python)
+	if err != nil {
+		fail("pyexec helper: python path: %v", err)
+	}
+	argv, err := syscall.SlicePtrFromStrings([]string{"python3", "-I", "-B", "-c", bootstrap.Source})
+	if err != nil {
+		fail("pyexec helper: argv: %v", err)
+	}
+	envv, err := syscall.SlicePtrFromStrings(s.Env)
+	if err != nil {
+		fail("pyexec helper: env: %v", err)
+	}
 	if err := prepareChild(s); err != nil {
 		fail("pyexec helper: %v", err)
 	}
-	argv := []string{"python3", "-I", "-B", "-c", bootstrap.Source}
-	err := syscall.Exec(s.Python, argv, s.Env)
-	fail("pyexec helper: exec %s: %v", s.Python, err)
+	runtime.LockOSThread()
+	as := unix.Rlimit{Cur: s.AS, Max: s.AS}
+	if _, _, e := syscall.RawSyscall(syscall.SYS_SETRLIMIT, unix.RLIMIT_AS, uintptr(unsafe.Pointer(&as)), 0); e != 0 {
+		rawFail("pyexec helper: setrlimit RLIMIT_AS failed, errno ", e)
+	}
+	_, _, e := syscall.RawSyscall(syscall.SYS_EXECVE, uintptr(unsafe.Pointer(path)),
+		uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envv[0])))
+	rawFail("pyexec helper: exec of python failed, errno ", e)
+}
+
+// rawFail reports and exits without allocating (RLIMIT_AS may be in force).
+func rawFail(msg string, errno syscall.Errno) {
+	var buf [160]byte
+	n := copy(buf[:], msg)
+	var digits [12]byte
+	d := len(digits)
+	v := uint64(errno)
+	for {
+		d--
+		digits[d] = byte('0' + v%10)
+		v /= 10
+		if v == 0 || d == 0 {
+			break
+		}
+	}
+	n += copy(buf[n:], digits[d:])
+	_, _, _ = syscall.RawSyscall(syscall.SYS_WRITE, fdStatus, uintptr(unsafe.Pointer(&buf[0])), uintptr(n))
+	_, _, _ = syscall.RawSyscall(syscall.SYS_EXIT_GROUP, exitHelper, 0, 0)
 }
 
 func prepareChild(s childSpec) error {
@@ -119,8 +161,7 @@ func prepareChild(s childSpec) error {
 		{"RLIMIT_FSIZE", unix.RLIMIT_FSIZE, s.FSize, s.FSize},
 		{"RLIMIT_CPU", unix.RLIMIT_CPU, s.CPUSoft, s.CPUHard},
 		{"RLIMIT_NPROC", unix.RLIMIT_NPROC, s.NProc, s.NProc},
-		// Last: the helper allocates nothing after this and execs.
-		{"RLIMIT_AS", unix.RLIMIT_AS, s.AS, s.AS},
+		// RLIMIT_AS comes last, in childMain, right before the exec.
 	}
 	for _, l := range limits {
 		if err := unix.Setrlimit(l.res, &unix.Rlimit{Cur: l.soft, Max: l.max}); err != nil {

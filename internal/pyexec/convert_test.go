@@ -46,8 +46,8 @@ func converter(tb testing.TB) *convServer {
 			convErr = err
 			return
 		}
-		src := filepath.Join(dir, "bootstrap.py")
-		if err := os.WriteFile(src, []byte(bootstrap.Source), 0o644); err != nil {
+		src := filepath.Join(dir, "convert.py")
+		if err := os.WriteFile(src, []byte(bootstrap.Convert), 0o644); err != nil {
 			convErr = err
 			return
 		}

@@ -48,6 +48,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/codeexec/codeexec-operator/internal/result"
+	"github.com/codeexec/codeexec-operator/runner-image/bootstrap"
 )
 
 // Input is one named table loaded with pandas before the code runs.
@@ -301,8 +302,9 @@ func run(ctx context.Context, o Options) result.ExecutionResult {
 	if o.noAuditHook {
 		audit = "0"
 	}
-	control := fmt.Sprintf("CX1 %s %d %d %s %d %d\n%s\n%s", nonce, fdChannel, o.MaxOutputBytes, audit,
-		len(inputFiles), o.MaxOpenFiles, hex.EncodeToString([]byte(scratch)), inputHeader.String())
+	control := fmt.Sprintf("CX1 %s %d %d %s %d %d %d\n%s\n%s%s", nonce, fdChannel, o.MaxOutputBytes, audit,
+		len(inputFiles), o.MaxOpenFiles, len(bootstrap.Convert), hex.EncodeToString([]byte(scratch)), inputHeader.String(),
+		bootstrap.Convert)
 
 	oomBefore := readOOMKills()
 	var (

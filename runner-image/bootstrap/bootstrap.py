@@ -10,7 +10,8 @@
 #      ctypes calls and writes outside the scratch dir (defence in depth:
 #      the kernel limits are the boundary, the hook gives the clear reason);
 #   5. runs the code in a fresh __main__ with `pd` and `np` as lazy modules;
-#   6. converts `result` to strict JSON and writes it as one frame on the
+#   6. converts `result` to strict JSON (scalars here, the rest with
+#      convert.py, compiled only then) and writes it as one frame on the
 #      result channel, an fd moved to a random number and closed on exec.
 #
 # Frames are `CX1 <nonce> <kind> <length>\n<payload>`; the nonce comes from
@@ -40,8 +41,9 @@ def _main():
     _BaseException, _Exception, _MemoryError = BaseException, Exception, MemoryError
     _SystemExit, _RecursionError, _PermissionError = SystemExit, RecursionError, PermissionError
     _bytes_fromhex = bytes.fromhex
+    _bool, _compile, _exec = bool, compile, exec
+    _builtins_dict = dict(builtins.__dict__)
     _memoryview, _enumerate, _max, _import = memoryview, enumerate, max, __import__
-    _ConvertError, _convert = ConvertError, convert
 
     # ---- 1. the task --------------------------------------------------
     chunks = []
@@ -55,7 +57,7 @@ def _main():
     chunks = None
     head, _, rest = task.partition(b"\n")
     fields = head.split(b" ")
-    if len(fields) != 7 or fields[0] != b"CX1":
+    if len(fields) != 8 or fields[0] != b"CX1":
         _exit(70)
     nonce = fields[1]
     chan_fd = _int(fields[2])
@@ -63,6 +65,7 @@ def _main():
     audit = fields[4] == b"1"
     nin = _int(fields[5])
     nofile = _int(fields[6])
+    convert_len = _int(fields[7])
     line, _, rest = rest.partition(b"\n")
     scratch = _bytes_fromhex(line.decode()).decode("utf-8", "surrogateescape")
     input_specs = []
@@ -70,7 +73,8 @@ def _main():
         line, _, rest = rest.partition(b"\n")
         fd, fmt, name = line.split(b" ")
         input_specs.append((_int(fd), fmt.decode(), _bytes_fromhex(name.decode()).decode("utf-8", "surrogateescape")))
-    code = rest
+    convert_src = rest[:convert_len]
+    code = rest[convert_len:]
     task = rest = None
 
     # Move the result channel out of the way: a random fd number, closed
@@ -373,7 +377,7 @@ def _main():
                     break
             # The bootstrap's own frames ("<string>": the audit hook, the
             # runner of the code) are not the user's business.
-            frames = [fr for fr in frames[start:] if fr.filename != "<string>"]
+            frames = [fr for fr in frames[start:] if fr.filename not in ("<string>", "<convert>")]
             line = 0
             for fr in frames:
                 if fr.filename == "<code>":
@@ -438,13 +442,37 @@ def _main():
 
     # ---- 6. convert the result ----------------------------------------
     value = g["result"]
+    t = _type(value)
+    data = None
+    if value is None:
+        data = b"null"
+    elif t is _bool:
+        data = b"true" if value else b"false"
+    elif t is _int and -(1 << 53) <= value <= (1 << 53):
+        data = _encode(_int_repr(value))
+    elif t is _float and value - value == 0:
+        data = _encode(_float_repr(value))
+    elif t is _str and _len(value) < 4096 and value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        data = _encode('"' + value + '"')
+    if data is not None:
+        if _len(data) > max_output:
+            send_error("OutputLimitExceeded", "OutputLimitExceeded", "`result` is over the output limit of %d bytes" % max_output)
+        else:
+            send(b"result", data)
+        _exit(0)
     try:
         sys.setrecursionlimit(_max(sys.getrecursionlimit(), 3000))
     except _BaseException:
         pass
+    class ConvertError(_Exception):
+        pass
+
     try:
-        data = _convert(value, max_output, esc, _modules, _ConvertError=_ConvertError)
-    except _ConvertError as e:
+        cns = {"__name__": "cx_convert", "__builtins__": _builtins_dict}
+        _exec(_compile(convert_src, "<convert>", "exec", dont_inherit=True), cns)
+        ConvertError = cns["ConvertError"]
+        data = cns["convert"](value, max_output, esc, _modules, _ConvertError=ConvertError)
+    except ConvertError as e:
         send_error(e.reason, e.etype, e.message)
         _exit(0)
     except _MemoryError:
@@ -458,298 +486,6 @@ def _main():
         _exit(0)
     send(b"result", data)
     _exit(0)
-
-
-class ConvertError(Exception):
-    def __init__(self, reason, etype, message):
-        Exception.__init__(self, message)
-        self.reason = reason
-        self.etype = etype
-        self.message = message
-
-
-def convert(value, max_bytes, esc, modules, _type=type, _isinstance=isinstance, _len=len, _id=id,
-            _int=int, _float=float, _str=str, _bool=bool, _dict=dict, _list=list, _tuple=tuple,
-            _int_repr=int.__repr__, _float_repr=float.__repr__, _str_str=str.__str__,
-            _dict_items=dict.items, _list_copy=list.copy, _tuple_iter=tuple.__iter__,
-            _join="".join, _encode=str.encode, _set=set, _range=range, _zip=zip, _chr=chr,
-            _ValueError=ValueError, _Exception=Exception, _ConvertError=None):
-    """Returns the strict JSON (ASCII bytes) of value by the corpus rules:
-    None, pd.NA, pd.NaT, NaN and +-Inf -> null; ints exact; floats as
-    numbers; Timestamp/datetime/date/datetime64 -> ISO 8601; Timedelta and
-    timedelta -> seconds; list/tuple/ndarray -> array; dict -> object with
-    stringified keys; Series -> object keyed by the index; DataFrame ->
-    records. Raises ConvertError naming the type, the path and the rule."""
-    ConvertError = _ConvertError
-    np = modules.get("numpy")
-    pd = modules.get("pandas")
-    dt = modules.get("datetime")
-    parts = []
-    size = [0]
-    on_path = _set()
-    MAX_DEPTH = 400
-
-    def emit(s):
-        parts.append(s)
-        size[0] += _len(s)
-        if size[0] > max_bytes:
-            raise ConvertError("OutputLimitExceeded", "OutputLimitExceeded",
-                               "`result` is over the output limit of %d bytes" % max_bytes)
-
-    def tname(v):
-        t = _type(v)
-        try:
-            mod = t.__module__
-            name = t.__qualname__
-        except _Exception:
-            return "?"
-        if mod in ("builtins", None):
-            return _str(name)
-        return "%s.%s" % (mod, name)
-
-    def where(path):
-        return "result" + _join(path)
-
-    def fail(path, msg):
-        raise ConvertError("RuntimeError", "TypeError", "`%s`: %s" % (where(path), msg))
-
-    def float_json(f):
-        if f - f == 0:
-            return _float_repr(f)
-        return "null"
-
-    def int_json(i, path):
-        try:
-            return _int_repr(i)
-        except _ValueError:
-            fail(path, "integer with too many digits for JSON")
-
-    def scalar(v, path):
-        """JSON text of a scalar, or None when v is not a scalar."""
-        t = _type(v)
-        if v is None:
-            return "null"
-        if t is _bool:
-            return "true" if v else "false"
-        if t is _int:
-            return int_json(v, path)
-        if t is _float:
-            return float_json(v)
-        if t is _str:
-            return esc(v)
-        if _isinstance(v, _bool):
-            return "true" if v else "false"
-        if _isinstance(v, _int):
-            return int_json(v, path)
-        if _isinstance(v, _float):
-            return float_json(v)
-        if _isinstance(v, _str):
-            return esc(_str_str(v))
-        if pd is not None:
-            if v is pd.NA or v is pd.NaT:
-                return "null"
-            if _isinstance(v, pd.Timestamp):
-                return esc(v.isoformat())
-            if _isinstance(v, pd.Timedelta):
-                return float_json(v.total_seconds())
-        if np is not None and _isinstance(v, np.generic):
-            if _isinstance(v, np.bool_):
-                return "true" if v else "false"
-            if _isinstance(v, np.datetime64):
-                if np.isnat(v):
-                    return "null"
-                if pd is not None:
-                    return esc(pd.Timestamp(v).isoformat())
-                item = v.astype("datetime64[us]").item()
-                if _isinstance(item, _int):
-                    fail(path, "datetime64 value out of range")
-                return esc(item.isoformat())
-            if _isinstance(v, np.timedelta64):
-                if np.isnat(v):
-                    return "null"
-                return float_json(_float(v / np.timedelta64(1, "s")))
-            if _isinstance(v, np.integer):
-                return int_json(_int(v), path)
-            if _isinstance(v, np.floating):
-                return float_json(_float(v))
-            return None
-        if dt is not None:
-            if _isinstance(v, (dt.datetime, dt.date, dt.time)):
-                return esc(v.isoformat())
-            if _isinstance(v, dt.timedelta):
-                return float_json(v.total_seconds())
-        return None
-
-    def key(k, path):
-        if _type(k) is _str:
-            return k
-        if _isinstance(k, _tuple):
-            return "_".join([key(p, path) for p in _tuple_iter(k)])
-        s = scalar(k, path)
-        if s is None:
-            fail(path, "a dict key of type %s has no JSON form" % tname(k))
-        if s[:1] == '"':
-            return _str_str(k) if _isinstance(k, _str) else _plain(s)
-        return s
-
-    def _plain(quoted):
-        # The text inside an encoded ASCII JSON string, decoded back.
-        body = quoted[1:-1]
-        if "\\" not in body:
-            return body
-        out = []
-        i = 0
-        n = _len(body)
-        while i < n:
-            c = body[i]
-            if c != "\\":
-                out.append(c)
-                i += 1
-                continue
-            c2 = body[i + 1]
-            if c2 == "u":
-                out.append(_chr(_int(body[i + 2:i + 6], 16)))
-                i += 6
-            else:
-                out.append({"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f"}.get(c2, c2))
-                i += 2
-        return _join(out)
-
-    def obj(pairs, path, depth):
-        emit("{")
-        seen = _set()
-        first = True
-        for k, v in pairs:
-            ks = key(k, path)
-            if ks in seen:
-                raise ConvertError("RuntimeError", "ValueError",
-                                   "`%s`: duplicate key after conversion: %s" % (where(path), esc(ks)))
-            seen.add(ks)
-            if not first:
-                emit(",")
-            first = False
-            emit(esc(ks))
-            emit(":")
-            path.append("[%s]" % esc(ks))
-            conv(v, path, depth + 1)
-            path.pop()
-        emit("}")
-
-    def arr(items, path, depth):
-        emit("[")
-        i = 0
-        for v in items:
-            if i:
-                emit(",")
-            path.append("[%d]" % i)
-            conv(v, path, depth + 1)
-            path.pop()
-            i += 1
-        emit("]")
-
-    def container(v, path, depth, fn, *a):
-        i = _id(v)
-        if i in on_path:
-            raise ConvertError("RuntimeError", "ValueError",
-                               "`%s`: circular reference (a container contains itself)" % where(path))
-        if depth > MAX_DEPTH:
-            raise ConvertError("RuntimeError", "ValueError",
-                               "`%s`: nested deeper than %d levels" % (where(path), MAX_DEPTH))
-        on_path.add(i)
-        fn(*a, path, depth)
-        on_path.discard(i)
-
-    def conv(v, path, depth):
-        t = _type(v)
-        if t is _str:
-            emit(esc(v))
-            return
-        if t is _int:
-            emit(int_json(v, path))
-            return
-        if t is _float:
-            emit(float_json(v))
-            return
-        if v is None:
-            emit("null")
-            return
-        if t is _bool:
-            emit("true" if v else "false")
-            return
-        if t is _list or t is _tuple:
-            container(v, path, depth, arr, v)
-            return
-        if t is _dict:
-            container(v, path, depth, obj, _dict_items(v))
-            return
-        s = scalar(v, path)
-        if s is not None:
-            emit(s)
-            return
-        if _isinstance(v, _dict):
-            container(v, path, depth, obj, _list(_dict_items(v)))
-            return
-        if _isinstance(v, _list):
-            container(v, path, depth, arr, _list_copy(v))
-            return
-        if _isinstance(v, _tuple):
-            container(v, path, depth, arr, _list(_tuple_iter(v)))
-            return
-        if np is not None and _isinstance(v, np.ndarray):
-            kind = v.dtype.kind
-            if kind in "Mm":
-                if v.ndim == 0:
-                    emit(scalar(v[()], path) or "null")
-                    return
-                container(v, path, depth, arr, [v[i] for i in _range(_len(v))])
-                return
-            if kind == "c":
-                fail(path, "a numpy array of complex numbers has no JSON form")
-            items = v.tolist()
-            if _type(items) is not _list:  # 0-d array
-                conv(items, path, depth)
-                return
-            container(v, path, depth, arr, items)
-            return
-        if pd is not None:
-            if _isinstance(v, pd.DataFrame):
-                container(v, path, depth, records, v)
-                return
-            if _isinstance(v, pd.Series):
-                container(v, path, depth, obj, _list(_zip(v.index.tolist(), v.tolist())))
-                return
-        fail(path, "a value of type %s has no JSON form (convert it to a supported type)" % tname(v))
-
-    def records(df, path, depth):
-        cols = [key(c, path) for c in df.columns.tolist()]
-        seen = _set()
-        for c in cols:
-            if c in seen:
-                raise ConvertError("RuntimeError", "ValueError",
-                                   "`%s`: duplicate key after conversion: %s (DataFrame columns)" % (where(path), esc(c)))
-            seen.add(c)
-        columns = [df.iloc[:, j].tolist() for j in _range(_len(cols))]
-        n = _len(df.index)
-        emit("[")
-        keys = [esc(c) + ":" for c in cols]
-        for i in _range(n):
-            if i:
-                emit(",")
-            emit("{")
-            path.append("[%d]" % i)
-            for j in _range(_len(cols)):
-                if j:
-                    emit(",")
-                emit(keys[j])
-                path.append("[%s]" % esc(cols[j]))
-                conv(columns[j][i], path, depth + 2)
-                path.pop()
-            path.pop()
-            emit("}")
-        emit("]")
-
-    conv(value, [], 0)
-    return _encode(_join(parts), "ascii")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 // Package bootstrap embeds the Python bootstrap that the runner's sandbox
-// helper hands to `python3 -I -B -c`. The Python source lives beside this
-// file so that the runner image's non-Go assets stay in runner-image/.
+// helper hands to `python3 -I -B -c`, and the result converter it compiles
+// only when `result` is not a plain scalar. The Python sources live beside
+// this file so that the runner image's non-Go assets stay in runner-image/.
 package bootstrap
 
 import _ "embed"
@@ -9,3 +10,9 @@ import _ "embed"
 //
 //go:embed bootstrap.py
 var Source string
+
+// Convert is the text of convert.py, sent to the bootstrap over its task
+// pipe.
+//
+//go:embed convert.py
+var Convert string

@@ -1,12 +1,12 @@
-# Serves the bootstrap's result converter to convert_test.go: one Python
+# Serves the bootstrap's result converter (convert.py) to convert_test.go: one Python
 # expression per line in, one line out ("ok <json>", "err <message>" for a
 # ConvertError, "crash <exception>" for anything else, which is a bug).
 import datetime
 import sys
 
 src = open(sys.argv[1]).read()
-ns = {"__name__": "cx_bootstrap"}
-exec(compile(src, "bootstrap.py", "exec"), ns)
+ns = {"__name__": "cx_convert"}
+exec(compile(src, "<convert>", "exec"), ns)
 convert, ConvertError = ns["convert"], ns["ConvertError"]
 from _json import encode_basestring_ascii as esc  # noqa: E402
 

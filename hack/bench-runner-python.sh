@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Benchmark: the runner's Python path against bare python3 (prints, asserts
+# nothing). For each case it alternates the two commands N times and prints
+# the medians and the ratio runner/bare (target: <= 1.15x).
+#
+#   hack/bench-runner-python.sh            # N=21, PYTHON=/usr/bin/python3
+#   N=51 hack/bench-runner-python.sh
+#
+# Cases: `result = 1`, and a pandas groupby over the corpus' orders.csv (the
+# same user code in both: read_csv + groupby + sum), plus the same groupby
+# with the table given as --input. As root the runner uses its namespace
+# sandbox (fresh PID/mount/net namespaces, own uid); otherwise the
+# unprivileged path of the Pod.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PY=${PYTHON:-/usr/bin/python3}
+N=${N:-21}
+ORDERS=${ORDERS:-$ROOT/../shared/corpus/python/data/orders.csv}
+[ -f "$ORDERS" ] || { echo "bench: $ORDERS is missing (shared/corpus beside the repo)" >&2; exit 1; }
+ORDERS=$(cd "$(dirname "$ORDERS")" && pwd)/$(basename "$ORDERS")
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$tmp/runner" ./cmd/runner)
+R="$tmp/runner"
+
+groupby="import pandas as pd
+df = pd.read_csv('$ORDERS')
+result = df.groupby('category')['amount'].sum()"
+groupby_input="result = parent_dataframes[0].groupby('category')['amount'].sum()"
+
+now() { date +%s%N; }
+median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+
+# bench NAME RUNNER_CMD... -- BARE_CMD...  (commands read code from files)
+bench() {
+  local name=$1 rfile=$2 bfile=$3; shift 3
+  local ra=() ba=()
+  # warm-up (page cache, pyc of the system packages)
+  "$R" run --language python --python "$PY" --file "$rfile" "$@" >/dev/null || true
+  "$PY" "$bfile" >/dev/null
+  for ((i = 0; i < N; i++)); do
+    t0=$(now); "$R" run --language python --python "$PY" --file "$rfile" "$@" >"$tmp/out" || { echo "bench: runner failed: $(cat "$tmp/out")" >&2; exit 1; }; t1=$(now)
+    ra+=($(( (t1 - t0) / 1000 )))
+    t0=$(now); "$PY" "$bfile" >/dev/null; t1=$(now)
+    ba+=($(( (t1 - t0) / 1000 )))
+  done
+  local rm bm
+  rm=$(printf '%s\n' "${ra[@]}" | median)
+  bm=$(printf '%s\n' "${ba[@]}" | median)
+  awk -v n="$name" -v r="$rm" -v b="$bm" 'BEGIN { printf "%-28s runner %8.1f ms   bare python3 %8.1f ms   ratio %.2fx\n", n, r/1000, b/1000, r/b }'
+}
+
+printf 'result = 1\n' >"$tmp/one.py"
+printf '%s\n' "$groupby" >"$tmp/groupby.py"
+printf '%s\n' "$groupby_input" >"$tmp/groupby_input.py"
+
+mode="unprivileged (Pod path)"
+[ "$(id -u)" -eq 0 ] && mode="root: namespace sandbox"
+echo "bench-runner-python: N=$N, python $PY ($("$PY" -V 2>&1)), runner as $mode, $(nproc) CPUs"
+bench "result = 1" "$tmp/one.py" "$tmp/one.py"
+bench "pandas groupby (read_csv)" "$tmp/groupby.py" "$tmp/groupby.py"
+bench "pandas groupby (--input)" "$tmp/groupby_input.py" "$tmp/groupby.py" --input "orders=$ORDERS"

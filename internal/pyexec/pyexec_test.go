@@ -1,0 +1,91 @@
+package pyexec
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/codeexec/codeexec-operator/internal/result"
+)
+
+func TestCapBuffer(t *testing.T) {
+	b := newCapBuffer(10, 0, nil)
+	b.Write([]byte("0123456789"))
+	if b.String() != "0123456789" || b.Truncated() {
+		t.Fatalf("at the cap: %q %v", b.String(), b.Truncated())
+	}
+	b.Write([]byte("abc"))
+	b.Write([]byte("defghijklmnop"))
+	got := b.String()
+	if !strings.HasPrefix(got, "01234") || !strings.HasSuffix(got, "lmnop") || !strings.Contains(got, "16 bytes omitted") || !b.Truncated() {
+		t.Fatalf("head and tail: %q", got)
+	}
+	fired := 0
+	f := newCapBuffer(4, 8, func() { fired++ })
+	for i := 0; i < 5; i++ {
+		f.Write([]byte("xyz"))
+	}
+	if fired != 1 || !f.Flooded() || f.Total() != 15 {
+		t.Fatalf("flood fired %d times, total %d", fired, f.Total())
+	}
+}
+
+func TestParseFrames(t *testing.T) {
+	frame := func(nonce, kind, payload string) string {
+		return "CX1 " + nonce + " " + kind + " " + strconv.Itoa(len(payload)) + "\n" + payload
+	}
+	cases := map[string]struct {
+		data    string
+		wantErr bool
+		result  string
+		finals  int
+	}{
+		"one result":      {data: frame("n1", "result", `{"a":1}`), result: `{"a":1}`, finals: 1},
+		"violation first": {data: frame("n1", "violation", `{"event":"os.system","message":"m"}`) + frame("n1", "result", `1`), result: "1", finals: 1},
+		"wrong nonce":     {data: frame("n2", "result", `1`), wantErr: true},
+		"short payload":   {data: "CX1 n1 result 10\n1", wantErr: true},
+		"not json":        {data: frame("n1", "result", `NaN`), wantErr: true},
+		"unknown kind":    {data: frame("n1", "exec", `1`), wantErr: true},
+		"two results":     {data: frame("n1", "result", `1`) + frame("n1", "result", `2`), result: "1", finals: 2},
+		"garbage":         {data: "hello", wantErr: true},
+	}
+	for name, c := range cases {
+		f, err := parseFrames([]byte(c.data), "n1")
+		if (err != nil) != c.wantErr {
+			t.Errorf("%s: err %v", name, err)
+			continue
+		}
+		if !c.wantErr && (string(f.result) != c.result || f.finals != c.finals) {
+			t.Errorf("%s: result %s finals %d", name, f.result, f.finals)
+		}
+	}
+}
+
+// TestDefaultLimits runs with the runner's defaults (512 MiB of address
+// space and less): the helper applies RLIMIT_AS right before exec, where
+// the Go runtime may already hold more than that.
+func TestDefaultLimits(t *testing.T) {
+	requirePython(t)
+	for _, mem := range []int64{0, 128 << 20} {
+		res := Run(context.Background(), Options{Code: []byte("import numpy\nresult = {'ok': int(numpy.int64(7))}"), Python: testPython, MemoryBytes: mem, Timeout: 20 * time.Second})
+		if res.Reason != result.Completed || string(res.Result) != `{"ok":7}` {
+			t.Errorf("memory %d: %s: %s\n%s", mem, res.Reason, res.Message, tail(res.Stderr, 500))
+		}
+	}
+}
+
+func TestInvalidInput(t *testing.T) {
+	requirePython(t)
+	cases := map[string]Options{
+		"no python":     {Code: []byte("result = 1"), Python: "no-such-python-cx"},
+		"missing input": {Code: []byte("result = 1"), Python: testPython, Inputs: []Input{{Name: "x", Path: "/nonexistent.csv"}}},
+		"bad format":    {Code: []byte("result = 1"), Python: testPython, Inputs: []Input{{Name: "x", Path: "/etc/hostname"}}},
+	}
+	for name, o := range cases {
+		if res := Run(context.Background(), o); res.Reason != result.InvalidInput {
+			t.Errorf("%s: %s: %s", name, res.Reason, res.Message)
+		}
+	}
+}
