@@ -1,21 +1,31 @@
 #!/usr/bin/env bash
 # Times the SQL guard (internal/sqlguard, vitess sqlparser) against the
 # seed's guard (sqlglot: parse_one, isinstance Select, add LIMIT when
-# find(exp.Limit) is None) over ../shared/corpus/sql/accept.tsv, in one run
-# on the same queries. Prints both medians per query and the ratio; asserts
-# nothing. PYTHON defaults to Debian's /usr/bin/python3 (python3-sqlglot).
+# find(exp.Limit) is None) over ../shared/corpus/sql/accept.tsv, on the same
+# queries in one run: ROUNDS rounds (default 3) alternating the two, so that
+# load from other work on the machine hits both alike. Prints each round,
+# the median of each side and their ratio; asserts nothing.
+# PYTHON defaults to Debian's /usr/bin/python3 (python3-sqlglot).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 accept="$root/../shared/corpus/sql/accept.tsv"
 [ -f "$accept" ] || { echo "bench-sqlguard: $accept not found (the shared corpus must sit beside the repository)" >&2; exit 1; }
 python="${PYTHON:-/usr/bin/python3}"
+rounds="${ROUNDS:-3}"
 
 cd "$root"
-go_out="$(go run ./hack/bench-sqlguard)"
-py_out="$("$python" hack/bench-sqlguard/seed_guard.py "$accept")"
-echo "go guard (vitess):    $go_out"
-echo "seed guard (sqlglot): $py_out"
-go_ns="$(sed -n 's/.*median_ns=\([0-9.]*\).*/\1/p' <<<"$go_out")"
-py_ns="$(sed -n 's/.*median_ns=\([0-9.]*\).*/\1/p' <<<"$py_out")"
-awk -v g="$go_ns" -v p="$py_ns" 'BEGIN {
-  printf "median per query: go %.1f µs, seed %.1f µs, go is %.1fx faster\n", g/1000, p/1000, p/g }'
+bin="$(mktemp -d)"
+trap 'rm -rf "$bin"' EXIT
+go build -o "$bin/bench-sqlguard" ./hack/bench-sqlguard
+ns() { sed -n 's/.*median_ns=\([0-9.]*\).*/\1/p' <<<"$1"; }
+go_all=() py_all=()
+for ((i = 1; i <= rounds; i++)); do
+  go_out="$("$bin/bench-sqlguard")"
+  py_out="$("$python" hack/bench-sqlguard/seed_guard.py "$accept")"
+  echo "round $i: go guard (vitess): $go_out | seed guard (sqlglot): $py_out"
+  go_all+=("$(ns "$go_out")") py_all+=("$(ns "$py_out")")
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+g="$(median "${go_all[@]}")" p="$(median "${py_all[@]}")"
+awk -v g="$g" -v p="$p" -v la="$(cut -d" " -f1-3 /proc/loadavg)" 'BEGIN {
+  printf "median per query: go %.1f µs, seed %.1f µs, ratio %.1fx (load average %s)\n", g/1000, p/1000, p/g, la }'
