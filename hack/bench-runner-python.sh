@@ -33,17 +33,19 @@ groupby_input="result = parent_dataframes[0].groupby('category')['amount'].sum()
 now() { date +%s%N; }
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
-# bench NAME RUNNER_CMD... -- BARE_CMD...  (commands read code from files)
+# bench NAME RUNNER_FILE BARE_FILE [runner flags...]; BARE_ENV (an env
+# assignment list) and BARE_FLAGS change how bare python3 runs.
 bench() {
   local name=$1 rfile=$2 bfile=$3; shift 3
+  local bare=(env ${BARE_ENV:-} "$PY" ${BARE_FLAGS:-} "$bfile")
   local ra=() ba=()
   # warm-up (page cache, pyc of the system packages)
   "$R" run --language python --python "$PY" --file "$rfile" "$@" >/dev/null || true
-  "$PY" "$bfile" >/dev/null
+  "${bare[@]}" >/dev/null
   for ((i = 0; i < N; i++)); do
     t0=$(now); "$R" run --language python --python "$PY" --file "$rfile" "$@" >"$tmp/out" || { echo "bench: runner failed: $(cat "$tmp/out")" >&2; exit 1; }; t1=$(now)
     ra+=($(( (t1 - t0) / 1000 )))
-    t0=$(now); "$PY" "$bfile" >/dev/null; t1=$(now)
+    t0=$(now); "${bare[@]}" >/dev/null; t1=$(now)
     ba+=($(( (t1 - t0) / 1000 )))
   done
   local rm bm
@@ -62,3 +64,8 @@ echo "bench-runner-python: N=$N, python $PY ($("$PY" -V 2>&1)), runner as $mode,
 bench "result = 1" "$tmp/one.py" "$tmp/one.py"
 bench "pandas groupby (read_csv)" "$tmp/groupby.py" "$tmp/groupby.py"
 bench "pandas groupby (--input)" "$tmp/groupby_input.py" "$tmp/groupby.py" --input "orders=$ORDERS"
+# The sandbox runs python3 -I -B with one BLAS/OpenMP thread; bare python3
+# with the same settings isolates the runner's own cost from that choice.
+echo "bare python3 given the sandbox's interpreter flags and thread env (-I -B, OPENBLAS/OMP/MKL_NUM_THREADS=1):"
+BARE_FLAGS="-I -B" BARE_ENV="OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1" bench "result = 1" "$tmp/one.py" "$tmp/one.py"
+BARE_FLAGS="-I -B" BARE_ENV="OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1" bench "pandas groupby (read_csv)" "$tmp/groupby.py" "$tmp/groupby.py"

@@ -2,6 +2,8 @@ package pyexec
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -87,5 +89,34 @@ func TestInvalidInput(t *testing.T) {
 		if res := Run(context.Background(), o); res.Reason != result.InvalidInput {
 			t.Errorf("%s: %s: %s", name, res.Reason, res.Message)
 		}
+	}
+}
+
+// TestRootWithoutNamespaces covers root where namespaces cannot be created
+// (a container without CAP_SYS_ADMIN): user code still runs as a uid of
+// its own.
+func TestRootWithoutNamespaces(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	requirePython(t)
+	corpus := sharedCorpus(t)
+	fx := getFixtures(t)
+	for _, p := range loadPrograms(t, filepath.Join(corpus, "python")) {
+		switch p.name {
+		case "ok_01_revenue_by_category", "fsread_02_proc_environ_parent", "escape_01_subclasses_walk", "fork_01_fork_bomb":
+		default:
+			continue
+		}
+		o := corpusOptions(corpus, p.code)
+		o.noNamespaces = true
+		res := Run(context.Background(), o)
+		grade(t, p, res, fx)
+		if p.name == "fsread_02_proc_environ_parent" && !strings.Contains(string(res.Result), "uid") && res.Reason == result.Completed {
+			t.Logf("fsread_02 result: %s", tail(string(res.Result), 300))
+		}
+	}
+	if o := findOrphans(); len(o) > 0 {
+		t.Errorf("processes of user code survived: %q", o)
 	}
 }
