@@ -154,7 +154,7 @@ func buildDocument(js string, imports []string) (*Output, error) {
 	// The CSP value holds only quotes, letters, digits, base64 and
 	// punctuation from cspFor: attribute-safe.
 	b.WriteString("<meta http-equiv=\"Content-Security-Policy\" content=\"" + csp + "\">\n")
-	b.WriteString("<meta name=\"referrer\" content=\"no-referrer\">\n")
+	b.WriteString("<meta name=\"referrer\" content=\"no-referrer\">\n<meta http-equiv=\"x-dns-prefetch-control\" content=\"off\">\n")
 	b.WriteString("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
 	b.WriteString("<title>codeexec component</title>\n")
 	b.WriteString("<style>html,body{margin:0;padding:0;background:#fff;color:#111;font-family:system-ui,sans-serif}#root{padding:8px}.codeexec-error{color:#b91c1c;white-space:pre-wrap}</style>\n")
