@@ -1,7 +1,9 @@
 package pyexec
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -118,5 +120,23 @@ func TestRootWithoutNamespaces(t *testing.T) {
 	}
 	if o := findOrphans(); len(o) > 0 {
 		t.Errorf("processes of user code survived: %q", o)
+	}
+}
+
+// TestUnprivilegedSaysSo checks the debug line of the path without
+// privilege (it runs in TestUnprivileged's non-root child).
+func TestUnprivilegedSaysSo(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("the unprivileged path runs in TestUnprivileged's child")
+	}
+	requirePython(t)
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	res := Run(context.Background(), Options{Code: []byte("result = 1"), Python: testPython, Logger: log})
+	if res.Reason != result.Completed {
+		t.Fatalf("%s: %s", res.Reason, res.Message)
+	}
+	if !strings.Contains(buf.String(), "relying on the Pod") {
+		t.Errorf("no debug line about relying on the Pod: %q", buf.String())
 	}
 }
