@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -395,16 +396,30 @@ func TestEscapeScript(t *testing.T) {
 	}
 }
 
-func TestVendoredRuntimeEscapes(t *testing.T) {
+// TestVendoredEscapeIsExact proves, for every embedded script, that the
+// fast textual escape used at run time equals the tokenizing escape used
+// for compiled code: every "<script", "</script" and "<!--" in them sits
+// inside a literal.
+func TestVendoredEscapeIsExact(t *testing.T) {
 	if err := loadRuntime(); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range append(append([]runtimeScript{bootScript}, reactScripts...), rechartsScript...) {
-		if s.text == "" {
-			t.Fatal("a vendored script is empty")
-		}
-		if err := checkScriptText(s.text); err != nil {
-			t.Error(err)
+	for _, g := range []*runtimeGroup{bootGroup, reactGroup, rechartsGroup} {
+		for i, name := range g.files {
+			raw, err := assets.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := escapeScript(string(raw))
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if got := g.scripts[i].text; got != want {
+				t.Errorf("%s: the fast escape differs from the tokenizing one", name)
+			}
+			if g.scripts[i].hash != scriptHash(want) {
+				t.Errorf("%s: wrong hash", name)
+			}
 		}
 	}
 }
@@ -431,5 +446,29 @@ func TestUnquoteJS(t *testing.T) {
 		if _, err := unquoteJS(bad); err == nil {
 			t.Errorf("unquoteJS(%s) must fail", bad)
 		}
+	}
+}
+
+func TestAppendJSON(t *testing.T) {
+	out, err := Compile(context.Background(), []byte("import { BarChart } from 'recharts';\nexport default () => <p title={'\"\\\\\\n\\t\\u0001\\u2028é😀'}>{typeof BarChart}</p>;\n"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.HTML += "\x00\x1f\"\\\u2029\xff" // also what esbuild never prints
+	b, err := out.AppendJSON(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !json.Valid(b) {
+		t.Fatal("invalid JSON")
+	}
+	var got Output
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := *out
+	want.HTML = strings.ToValidUTF8(want.HTML, "\ufffd")
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("round trip (-want,+got):\n%s", diff)
 	}
 }

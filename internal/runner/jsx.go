@@ -27,7 +27,7 @@ func runJSX(ctx context.Context, c Config) result.ExecutionResult {
 	if err != nil {
 		return jsxFailure(err)
 	}
-	payload, err := json.Marshal(out)
+	payload, err := out.AppendJSON(nil)
 	if err != nil {
 		return result.Failure(result.InternalError, "encoding the JSX result: "+err.Error())
 	}

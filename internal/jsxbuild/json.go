@@ -1,0 +1,77 @@
+package jsxbuild
+
+import (
+	"encoding/json"
+	"unicode/utf8"
+)
+
+// AppendJSON appends the JSON form of o (the same value json.Marshal
+// gives, without encoding/json's HTML escaping) to dst. The document is
+// most of a JSX result, and this is several times faster than
+// encoding/json on it.
+func (o *Output) AppendJSON(dst []byte) ([]byte, error) {
+	manifest, err := json.Marshal(o.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	dst = append(dst, `{"js":`...)
+	dst = appendJSONString(dst, o.JS)
+	dst = append(dst, `,"html":`...)
+	dst = appendJSONString(dst, o.HTML)
+	dst = append(dst, `,"manifest":`...)
+	dst = append(dst, manifest...)
+	return append(dst, '}'), nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string: quotes, backslashes and
+// control characters escaped, invalid UTF-8 replaced by U+FFFD, and U+2028
+// and U+2029 escaped so the text is also valid JavaScript.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
