@@ -145,17 +145,20 @@ func Execute(ctx context.Context, dsn, query string, o Options) (*Result, error)
 	defer cancel()
 	e := &execution{db: db, o: o, s: s, query: query}
 	res, err := e.run(runCtx)
-	if err != nil && e.connID != 0 && runCtx.Err() != nil {
+	if err == nil {
+		return res, nil
+	}
+	cerr := e.classify(runCtx, err)
+	if cerr.Reason == result.Timeout && e.connID != 0 {
 		// The client gave up (deadline or caller cancellation) while the
-		// server may still be running our statement.
+		// server may still be running our statement, or the server stopped
+		// it: either way, return only once the server no longer lists our
+		// connection.
 		if kerr := e.kill(ctx); kerr != nil {
 			return nil, &Error{result.InternalError, s.scrub("the query timed out and could not be killed: " + kerr.Error())}
 		}
 	}
-	if err != nil {
-		return nil, e.classify(runCtx, err)
-	}
-	return res, nil
+	return nil, cerr
 }
 
 // harden overrides what a DSN may say that would weaken the layers.
@@ -387,7 +390,7 @@ const (
 	erMySQLQueryTimeout = 3024 // MySQL ER_QUERY_TIMEOUT
 )
 
-func (e *execution) classify(runCtx context.Context, err error) error {
+func (e *execution) classify(runCtx context.Context, err error) *Error {
 	if runCtx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return &Error{result.Timeout, fmt.Sprintf("the query did not finish within the %v timeout and was killed", e.o.Timeout)}
 	}
