@@ -42,6 +42,11 @@ type Options struct {
 	Database string
 	// TCP also listens on 127.0.0.1 on a free port.
 	TCP bool
+	// BindAddress, when set, listens on this address instead of 127.0.0.1
+	// (implies TCP) and lets the users connect from any host: the end-to-end
+	// tests and the demo bind to the local cluster's Pod bridge so that
+	// sandbox Pods reach the server.
+	BindAddress string
 	// StartTimeout bounds waiting for the server to accept connections.
 	// Default 90s (a loaded CI machine can be slow; this is not a speed check).
 	StartTimeout time.Duration
@@ -53,8 +58,10 @@ type Server struct {
 	Dir string
 	// Socket is the unix socket path.
 	Socket string
-	// Port is the loopback TCP port, 0 unless Options.TCP.
+	// Port is the TCP port, 0 unless Options.TCP or BindAddress.
 	Port int
+	// Host is the TCP address: 127.0.0.1 or Options.BindAddress.
+	Host string
 	// Database is the database the schema was loaded into.
 	Database string
 	// PID is mariadbd's process id.
@@ -152,13 +159,17 @@ func New(o Options) (*Server, error) {
 		"--aria-pagecache-buffer-size=8M", "--max-connections=64", "--thread-cache-size=0",
 		"--character-set-server=utf8mb4", "--collation-server=utf8mb4_general_ci",
 		"--secure-file-priv=" + filepath.Join(dir, "no-files"), "--local-infile=0"}
+	s.Host = "127.0.0.1"
+	if o.BindAddress != "" {
+		o.TCP, s.Host = true, o.BindAddress
+	}
 	if o.TCP {
-		port, err := freePort()
+		port, err := freePort(s.Host)
 		if err != nil {
 			return s, err
 		}
 		s.Port = port
-		args = append(args, "--bind-address=127.0.0.1", "--port="+strconv.Itoa(port))
+		args = append(args, "--bind-address="+s.Host, "--port="+strconv.Itoa(port))
 	} else {
 		args = append(args, "--skip-networking")
 	}
@@ -229,7 +240,11 @@ func (s *Server) setup(root *sql.DB, o Options) error {
 		{s.ReadOnlyUser, s.ReadOnlyPassword, "SELECT"},
 		{s.ReadWriteUser, s.ReadWritePassword, "ALL PRIVILEGES"},
 	} {
-		for _, host := range []string{"localhost", "127.0.0.1"} {
+		hosts := []string{"localhost", "127.0.0.1"}
+		if o.BindAddress != "" {
+			hosts = append(hosts, "%")
+		}
+		for _, host := range hosts {
 			stmts = append(stmts,
 				fmt.Sprintf("CREATE USER '%s'@'%s' IDENTIFIED BY '%s'", u.name, host, u.pass),
 				fmt.Sprintf("GRANT %s ON %s.* TO '%s'@'%s'", u.grant, db, u.name, host))
@@ -313,10 +328,11 @@ func (s *Server) ReadWriteDSN() string {
 	return s.config(s.ReadWriteUser, s.ReadWritePassword, s.Database).FormatDSN()
 }
 
-// ReadOnlyTCPDSN is the read-only user's DSN on 127.0.0.1 (Options.TCP).
+// ReadOnlyTCPDSN is the read-only user's DSN over TCP (Options.TCP or
+// BindAddress).
 func (s *Server) ReadOnlyTCPDSN() string {
 	cfg := s.config(s.ReadOnlyUser, s.ReadOnlyPassword, s.Database)
-	cfg.Net, cfg.Addr = "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
+	cfg.Net, cfg.Addr = "tcp", net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
 	return cfg.FormatDSN()
 }
 
@@ -346,10 +362,10 @@ func lookup(exe string) string {
 	return filepath.Join("/usr/sbin", exe)
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
-		return 0, fmt.Errorf("finding a free loopback port: %w", err)
+		return 0, fmt.Errorf("finding a free port on %s: %w", host, err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
