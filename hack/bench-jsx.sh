@@ -3,7 +3,7 @@
 #   `runner run --language jsx` (esbuild's Go API, plus the document)
 #   vs `node` loading @babel/standalone and transforming the same file,
 # for every `ok` component of the JSX corpus: median wall time and peak
-# memory (RSS) of each and the ratios. Then the warm, in-process figures:
+# memory (RSS, from getrusage via wait4) of each and the ratios. Then the warm, in-process figures:
 # esbuild's Transform (and the whole Compile) in a Go loop vs Babel's
 # transform in a node loop. Prints, asserts nothing. Target: >= 20x.
 #
@@ -22,7 +22,7 @@ if [ ! -d "$corpus" ]; then
   exit 1
 fi
 command -v node >/dev/null || { echo "bench-jsx: node is required" >&2; exit 1; }
-[ -x /usr/bin/time ] || { echo "bench-jsx: /usr/bin/time (GNU time) is required" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "bench-jsx: python3 is required (it measures with wait4)" >&2; exit 1; }
 
 mkdir -p "$work" "$babel_dir"
 echo "bench-jsx: building the runner"
@@ -41,38 +41,43 @@ for f in "$corpus"/*.jsx; do
   grep -q '^// expect: ok' "$f" && files+=("$f")
 done
 
-# measure CMD...: prints "wall_ms peak_kib" for one run.
-measure() {
-  local memf="$work/mem.$$"
-  local t0 t1
-  t0=$(date +%s%N)
-  /usr/bin/time -f '%M' -o "$memf" "$@" >/dev/null 2>&1 || true
-  t1=$(date +%s%N)
-  echo "$(( (t1 - t0) / 1000 )) $(tail -n1 "$memf")"
-  rm -f "$memf"
-}
+# measure.py RUNS CMD...: runs CMD RUNS times (stdout and stderr to
+# /dev/null) and prints the median wall ms, the median CPU ms (user+sys)
+# and the median peak RSS in KiB, from wait4's rusage.
+cat > "$work/measure.py" <<'PY'
+import os, statistics, sys, time
+runs, cmd = int(sys.argv[1]), sys.argv[2:]
+wall, cpu, rss = [], [], []
+for _ in range(runs):
+    t0 = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.execvp(cmd[0], cmd)
+    _, status, ru = os.wait4(pid, 0)
+    wall.append((time.perf_counter() - t0) * 1000)
+    cpu.append((ru.ru_utime + ru.ru_stime) * 1000)
+    rss.append(ru.ru_maxrss)
+print("%.2f %.2f %d" % (statistics.median(wall), statistics.median(cpu), statistics.median(rss)))
+PY
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
-printf '\nWhole processes, %d runs each (median wall time, median peak RSS)\n' "$runs"
-printf '%-34s %12s %12s %8s %12s %12s %8s\n' file runner_ms node_ms ratio runner_MiB node_MiB ratio
-all_r=() all_n=()
+printf '\nWhole processes, %d runs each, medians: wall time, CPU time (user+sys), peak RSS\n' "$runs"
+printf '%-32s %9s %9s %7s | %9s %9s %7s | %8s %8s %6s\n' file runner_ms node_ms ratio run_cpu node_cpu ratio run_MiB node_MiB ratio
+walls_r=() walls_n=()
 for f in "${files[@]}"; do
-  rt=() rm=() nt=() nm=()
-  for _ in $(seq "$runs"); do
-    read -r t m < <(measure "$work/runner" run --language jsx --file "$f")
-    rt+=("$t"); rm+=("$m")
-    read -r t m < <(measure node "$babel_js" once "$f")
-    nt+=("$t"); nm+=("$m")
-  done
-  r_t=$(printf '%s\n' "${rt[@]}" | median); n_t=$(printf '%s\n' "${nt[@]}" | median)
-  r_m=$(printf '%s\n' "${rm[@]}" | median); n_m=$(printf '%s\n' "${nm[@]}" | median)
-  all_r+=("$r_t"); all_n+=("$n_t")
-  awk -v f="$(basename "$f")" -v rt="$r_t" -v nt="$n_t" -v rm="$r_m" -v nm="$n_m" 'BEGIN {
-    printf "%-34s %12.1f %12.1f %7.1fx %12.1f %12.1f %7.1fx\n", f, rt/1000, nt/1000, nt/rt, rm/1024, nm/1024, nm/rm }'
+  read -r rw rc rm < <(python3 "$work/measure.py" "$runs" "$work/runner" run --language jsx --file "$f")
+  read -r nw nc nm < <(python3 "$work/measure.py" "$runs" node "$babel_js" once "$f")
+  walls_r+=("$rw"); walls_n+=("$nw")
+  awk -v f="$(basename "$f")" -v rw="$rw" -v nw="$nw" -v rc="$rc" -v nc="$nc" -v rm="$rm" -v nm="$nm" 'BEGIN {
+    printf "%-32s %9.1f %9.1f %6.1fx | %9.1f %9.1f %6.1fx | %8.1f %8.1f %5.1fx\n", f, rw, nw, nw/rw, rc, nc, nc/rc, rm/1024, nm/1024, nm/rm }'
 done
-r_all=$(printf '%s\n' "${all_r[@]}" | median); n_all=$(printf '%s\n' "${all_n[@]}" | median)
-awk -v rt="$r_all" -v nt="$n_all" 'BEGIN { printf "%-34s %12.1f %12.1f %7.1fx   (median over files; target >= 20x)\n", "ALL", rt/1000, nt/1000, nt/rt }'
+r_all=$(printf '%s\n' "${walls_r[@]}" | median); n_all=$(printf '%s\n' "${walls_n[@]}" | median)
+awk -v r="$r_all" -v n="$n_all" 'BEGIN { printf "%-32s %9.1f %9.1f %6.1fx   (wall, median over files; target >= 20x)\n", "ALL", r, n, n/r }'
+printf 'load average while measuring: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 printf '\nWarm, in process (median per call)\n'
 printf 'Go: esbuild Transform alone and jsxbuild.Compile (transform + checks + document)\n'

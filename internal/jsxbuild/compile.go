@@ -84,6 +84,8 @@ type RefusedError struct {
 	// Position of the offending text when known (zero otherwise).
 	Position
 	Reason string
+	// module is the refused module name, when one was.
+	module string
 }
 
 func (e *RefusedError) Error() string {
@@ -124,6 +126,10 @@ func Compile(ctx context.Context, src []byte, opts Options) (*Output, error) {
 	}
 	imports, err := checkImports(js)
 	if err != nil {
+		var refused *RefusedError
+		if errors.As(err, &refused) && refused.module != "" {
+			refused.Position = findModule(source, refused.module)
+		}
 		return nil, err
 	}
 	js, err = escapeScript(js)
@@ -252,6 +258,25 @@ func positionAt(src string, off int) Position {
 	return Position{Line: line, Column: utf8.RuneCountInString(src[start:off]) + 1}
 }
 
+// findModule returns the position of the first import, export-from or
+// require of module in src outside an obvious comment line, or the zero
+// Position. It only places the message; the check itself works on the
+// compiled code.
+func findModule(src, module string) Position {
+	re := regexp.MustCompile(`(?:\bfrom|\bimport|\brequire\s*\(|\bimport\s*\()\s*(?:'` + regexp.QuoteMeta(module) + `'|"` +
+		regexp.QuoteMeta(module) + `"|` + "`" + regexp.QuoteMeta(module) + "`)")
+	for _, m := range re.FindAllStringIndex(src, -1) {
+		lineStart := strings.LastIndexByte(src[:m[0]], '\n') + 1
+		head := strings.TrimSpace(src[lineStart:m[0]])
+		if strings.HasPrefix(head, "//") || strings.HasPrefix(head, "*") || strings.HasPrefix(head, "/*") {
+			continue
+		}
+		off := m[0] + strings.IndexAny(src[m[0]:m[1]], "'\"`")
+		return positionAt(src, off)
+	}
+	return Position{}
+}
+
 // checkImports finds every module the compiled code requires and refuses
 // anything but AllowedModules and any require that is not a call with a
 // string literal.
@@ -267,7 +292,7 @@ func checkImports(js string) ([]string, error) {
 			return nil, &RefusedError{Reason: "require and import may only be used with a string literal naming an allowed module (" +
 				strings.Join(AllowedModules, ", ") + "); dynamic require or import is not allowed"}
 		case !allowed(u.Module):
-			return nil, &RefusedError{Reason: fmt.Sprintf("import of %q is not allowed: only %s can be imported (nothing is fetched or read at build or render time)",
+			return nil, &RefusedError{module: u.Module, Reason: fmt.Sprintf("import of %q is not allowed: only %s can be imported (nothing is fetched or read at build or render time)",
 				u.Module, strings.Join(AllowedModules, ", "))}
 		}
 		seen[u.Module] = true

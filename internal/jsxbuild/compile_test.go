@@ -242,6 +242,11 @@ func TestImportAllowList(t *testing.T) {
 			if !strings.Contains(refused.Error(), tc.refused) {
 				t.Errorf("reason %q does not mention %q", refused.Error(), tc.refused)
 			}
+			if mod := strings.Trim(tc.refused, `"`); mod != tc.refused && strings.Contains(tc.src, "'"+mod+"'") {
+				if want := strings.Index(tc.src, "'"+mod+"'"); refused.Line != 1+strings.Count(tc.src[:want], "\n") {
+					t.Errorf("refusal at line %d, the import is on line %d", refused.Line, 1+strings.Count(tc.src[:want], "\n"))
+				}
+			}
 		})
 	}
 }

@@ -54,4 +54,17 @@
 //	iframe.contentWindow.postMessage({"source":"codeexec-host","version":1,"type":"props","props":{...}}, "*")
 //
 // The document accepts it only from window.parent and re-renders.
+//
+// # What the host must add, and what no CSP covers
+//
+// An about:srcdoc document inherits its embedder's CSP as well: the host
+// page's script-src must let the document's inline scripts through (list
+// the hashes from Manifest.CSP, or allow inline scripts and rely on the
+// document's own hash-only policy, as web/host.html does). The host page's
+// frame-src 'none' is what stops the frame navigating itself to a URL (a
+// sandboxed frame may navigate itself; its own CSP cannot forbid that).
+// Measured in Chromium (internal/jsxbuild/browser): <link rel=preconnect>
+// and navigations that CSP then blocks still open a TCP connection, with no
+// request sent on it; and CSP does not govern WebRTC. A component can so
+// signal a host name (through DNS) but not send a request.
 package jsxbuild
