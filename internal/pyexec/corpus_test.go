@@ -63,7 +63,7 @@ func TestCorpus(t *testing.T) {
 				t.Parallel()
 				slot := slotFor(p)
 				slot <- struct{}{}
-				res := Run(t.Context(), corpusOptions(corpus, p.code))
+				res := Run(t.Context(), corpusOptionsFor(corpus, p))
 				<-slot
 				grade(t, p, res, fx)
 			})

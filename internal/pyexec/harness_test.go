@@ -112,6 +112,9 @@ func loadPrograms(tb testing.TB, dir string) []program {
 }
 
 // corpusOptions are the limits corpus/README.md says the programs assume.
+// (Tests never assert on wall time: programs whose expected reason is a CPU
+// or memory limit get a wall clock long enough that a loaded machine cannot
+// turn them into a Timeout; see corpusOptionsFor.)
 func corpusOptions(corpus string, code []byte) Options {
 	data := filepath.Join(corpus, "python", "data")
 	return Options{
@@ -130,6 +133,14 @@ func corpusOptions(corpus string, code []byte) Options {
 		MaxOutputBytes: 10 << 20,
 		MaxStreamBytes: 1 << 20,
 	}
+}
+
+func corpusOptionsFor(corpus string, p program) Options {
+	o := corpusOptions(corpus, p.code)
+	if p.expect == "cpu" || p.expect == "memory" {
+		o.Timeout = 60 * time.Second
+	}
+	return o
 }
 
 // fixtures are the observable effects around attack runs.

@@ -372,6 +372,10 @@ func run(ctx context.Context, o Options) result.ExecutionResult {
 	}
 	pid := cmd.Process.Pid
 	registerChild(pid)
+	var since uint64
+	if st, ok := readStat(pid); ok {
+		since = st.start
+	}
 	pipes.closeChildEnds()
 
 	out := &outcome{nonce: nonce, pid1: namespaces, timeout: o.Timeout,
@@ -388,7 +392,7 @@ func run(ctx context.Context, o Options) result.ExecutionResult {
 		}
 		_ = cmd.Process.Kill() // pidfd-based: never a recycled pid
 		if !namespaces {
-			killTree(pid)
+			killTree(pid, uid, since)
 		}
 	}
 	var floodOnce sync.Once
@@ -449,7 +453,7 @@ func run(ctx context.Context, o Options) result.ExecutionResult {
 	unregisterChild(pid)
 	if !namespaces {
 		// Whatever user code left behind dies with the run.
-		killTree(pid)
+		killTree(pid, uid, since)
 	}
 	waitDrains(&drains, pipes, 3*time.Second)
 	status := <-statusCh

@@ -53,6 +53,7 @@ func isOwnChild(pid int) bool {
 type procStat struct {
 	pid, ppid, pgrp, sid int
 	state                byte
+	start                uint64 // clock ticks after boot
 }
 
 func readStat(pid int) (procStat, bool) {
@@ -65,13 +66,14 @@ func readStat(pid int) (procStat, bool) {
 		return procStat{}, false
 	}
 	f := bytes.Fields(b[i+2:])
-	if len(f) < 4 {
+	if len(f) < 20 {
 		return procStat{}, false
 	}
 	ppid, _ := strconv.Atoi(string(f[1]))
 	pgrp, _ := strconv.Atoi(string(f[2]))
 	sid, _ := strconv.Atoi(string(f[3]))
-	return procStat{pid: pid, ppid: ppid, pgrp: pgrp, sid: sid, state: f[0][0]}, true
+	start, _ := strconv.ParseUint(string(f[19]), 10, 64)
+	return procStat{pid: pid, ppid: ppid, pgrp: pgrp, sid: sid, state: f[0][0], start: start}, true
 }
 
 func listPids() []int {
@@ -90,10 +92,14 @@ func listPids() []int {
 	return pids
 }
 
-// killTree SIGKILLs every process in the session sid (user code's, started
-// with setsid) and every orphan reparented to this process that it did not
-// start itself, and reaps those orphans, until none is left.
-func killTree(sid int) {
+// killTree SIGKILLs what user code started, for runs without a PID
+// namespace: every process in the session sid (python's, started with
+// setsid); with a dedicated uid (uid >= 0), every process of that uid,
+// wherever it went; without one, every orphan reparented to this process
+// (a subreaper) that it did not start itself and that started no earlier
+// than python (since, in clock ticks). It reaps the orphans it adopted and
+// repeats until nothing is left.
+func killTree(sid, uid int, since uint64) {
 	_ = syscall.Kill(-sid, syscall.SIGKILL)
 	self := os.Getpid()
 	for round := 0; round < 100; round++ {
@@ -106,19 +112,24 @@ func killTree(sid int) {
 			if !ok {
 				continue
 			}
-			orphan := st.ppid == self && !isOwnChild(pid)
-			if st.sid != sid && !orphan {
-				continue
-			}
-			if orphan {
-				if st.state == 'Z' {
-					var ws syscall.WaitStatus
-					_, _ = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
-					continue
+			adopted := st.ppid == self && !isOwnChild(pid) && st.start >= since
+			match := st.sid == sid || adopted
+			if !match && uid >= 0 {
+				if fi, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+					if sys, ok := fi.Sys().(*syscall.Stat_t); ok && int(sys.Uid) == uid {
+						match = true
+					}
 				}
 			}
-			if st.sid == sid && st.state == 'Z' {
-				continue // a zombie whose parent reaps it (or is being killed)
+			if !match {
+				continue
+			}
+			if st.state == 'Z' {
+				if adopted {
+					var ws syscall.WaitStatus
+					_, _ = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+				}
+				continue // a zombie is dead already; its parent reaps it
 			}
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			found = true
