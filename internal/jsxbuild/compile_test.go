@@ -380,8 +380,11 @@ func TestEscapeScript(t *testing.T) {
 		"regex escaped":   {`x = /\<script/`, `x = /\x3Cscript/`},
 		"block comment":   {`/* <script> */ x`, `/* < script> */ x`},
 		"line comment":    {"// <!--\nx", "// < !--\nx"},
-		"code lt ident":   {`a<script`, `a< script`},
-		"code lt regex":   {`a</script/`, `a< /script/`},
+		"regex after if":  {"if (a) /<script/.test(b)", `if (a) /\x3Cscript/.test(b)`},
+		"regex after blk": {"if (a) {\n}\n/<!--/.test(b)", "if (a) {\n}\n/\\x3C!--/.test(b)"},
+		"div after call":  {`f(a) / 2; x = "<script"`, `f(a) / 2; x = "\x3Cscript"`},
+		"div after obj":   {`x = {a: 1} / 2; y = "<!--"`, `x = {a: 1} / 2; y = "\x3C!--"`},
+		"regex in arrow":  {"f = () => {\n}\n/<script/", "f = () => {\n}\n/\\x3Cscript/"},
 		"division no re":  {`a = b / 2; c = "<script>"`, `a = b / 2; c = "\x3Cscript>"`},
 		"react-dom style": {`a.innerHTML="<script>\x3c/script>"`, `a.innerHTML="\x3Cscript>\x3c/script>"`},
 	}
@@ -396,8 +399,10 @@ func TestEscapeScript(t *testing.T) {
 			}
 		})
 	}
-	if _, err := escapeScript("a <!-- b"); err == nil {
-		t.Error("an HTML comment opener in code must be refused")
+	for _, code := range []string{"a <!-- b", "a<script", "a</script/"} {
+		if _, err := escapeScript(code); err == nil {
+			t.Errorf("%q: a dangerous sequence in code must be refused", code)
+		}
 	}
 }
 

@@ -35,6 +35,10 @@ const (
 type token struct {
 	kind       tokKind
 	start, end int // byte offsets in the source
+	// regexNext is set on a ")" that closes the head of if, while, for or
+	// with, and on a "}" that closes a block: a "/" after them starts a
+	// regular expression, not a division.
+	regexNext bool
 }
 
 var errUnterminated = errors.New("unterminated literal or comment")
@@ -56,16 +60,19 @@ func isIdentByte(c byte) bool {
 func tokenize(src string) ([]token, error) {
 	var (
 		toks []token
+		// parens and braces remember, for each open ( and {, whether
+		// a "/" right after its closing token starts a regex.
+		parens, braces []bool
 		// templateDepth holds, for each open `${`, the brace depth at which
 		// its closing `}` resumes the template text.
 		templateDepth []int
 		depth         int
 	)
 	prevAllowsRegex := func() bool {
-		if len(toks) == 0 {
+		t, ok := lastSignificant(toks)
+		if !ok {
 			return true
 		}
-		t := toks[len(toks)-1]
 		switch t.kind {
 		case tokIdent:
 			return regexAfterKeyword[src[t.start:t.end]]
@@ -76,7 +83,9 @@ func tokenize(src string) ([]token, error) {
 			return src[t.end-1] != '`'
 		case tokPunct:
 			switch src[t.start:t.end] {
-			case ")", "]", "}":
+			case ")", "}":
+				return t.regexNext
+			case "]":
 				return false
 			}
 			return true
@@ -94,7 +103,7 @@ func tokenize(src string) ([]token, error) {
 			for j < n && src[j] != '\n' && src[j] != '\r' {
 				j++
 			}
-			toks = append(toks, token{tokComment, i, j})
+			toks = append(toks, token{kind: tokComment, start: i, end: j})
 			i = j
 		case c == '/' && i+1 < n && src[i+1] == '*':
 			k := strings.Index(src[i+2:], "*/")
@@ -102,7 +111,7 @@ func tokenize(src string) ([]token, error) {
 				return nil, errUnterminated
 			}
 			j := i + 2 + k + 2
-			toks = append(toks, token{tokComment, i, j})
+			toks = append(toks, token{kind: tokComment, start: i, end: j})
 			i = j
 		case c == '\'' || c == '"':
 			j := i + 1
@@ -116,14 +125,14 @@ func tokenize(src string) ([]token, error) {
 			if j >= n {
 				return nil, errUnterminated
 			}
-			toks = append(toks, token{tokString, i, j + 1})
+			toks = append(toks, token{kind: tokString, start: i, end: j + 1})
 			i = j + 1
 		case c == '`':
 			j, open, err := scanTemplate(src, i+1)
 			if err != nil {
 				return nil, err
 			}
-			toks = append(toks, token{tokTemplate, i, j})
+			toks = append(toks, token{kind: tokTemplate, start: i, end: j})
 			if open {
 				templateDepth = append(templateDepth, depth)
 			}
@@ -134,7 +143,7 @@ func tokenize(src string) ([]token, error) {
 			if err != nil {
 				return nil, err
 			}
-			toks = append(toks, token{tokTemplate, i, j})
+			toks = append(toks, token{kind: tokTemplate, start: i, end: j})
 			if open {
 				templateDepth = append(templateDepth, depth)
 			}
@@ -144,7 +153,7 @@ func tokenize(src string) ([]token, error) {
 			if err != nil {
 				return nil, err
 			}
-			toks = append(toks, token{tokRegex, i, j})
+			toks = append(toks, token{kind: tokRegex, start: i, end: j})
 			i = j
 		case c >= '0' && c <= '9' || c == '.' && i+1 < n && src[i+1] >= '0' && src[i+1] <= '9':
 			j := i + 1
@@ -152,7 +161,7 @@ func tokenize(src string) ([]token, error) {
 				((src[j] == '+' || src[j] == '-') && (src[j-1] == 'e' || src[j-1] == 'E') && !strings.HasPrefix(src[i:], "0x") && !strings.HasPrefix(src[i:], "0X"))) {
 				j++
 			}
-			toks = append(toks, token{tokNumber, i, j})
+			toks = append(toks, token{kind: tokNumber, start: i, end: j})
 			i = j
 		case isIdentByte(c):
 			j := i + 1
@@ -165,21 +174,34 @@ func tokenize(src string) ([]token, error) {
 			if j > n {
 				j = n
 			}
-			toks = append(toks, token{tokIdent, i, j})
+			toks = append(toks, token{kind: tokIdent, start: i, end: j})
 			i = j
 		default:
+			regexNext := false
 			switch c {
+			case '(':
+				parens = append(parens, prevIsControlKeyword(src, toks))
+			case ')':
+				if n := len(parens); n > 0 {
+					regexNext = parens[n-1]
+					parens = parens[:n-1]
+				}
 			case '{':
 				depth++
+				braces = append(braces, opensBlock(src, toks))
 			case '}':
 				depth--
+				if n := len(braces); n > 0 {
+					regexNext = braces[n-1]
+					braces = braces[:n-1]
+				}
 			}
 			// `?.` is one punctuator; everything else is fine one byte at a time.
 			j := i + 1
 			if c == '?' && i+1 < n && src[i+1] == '.' && !(i+2 < n && src[i+2] >= '0' && src[i+2] <= '9') {
 				j = i + 2
 			}
-			toks = append(toks, token{tokPunct, i, j})
+			toks = append(toks, token{kind: tokPunct, start: i, end: j, regexNext: regexNext})
 			i = j
 		}
 	}
@@ -187,6 +209,61 @@ func tokenize(src string) ([]token, error) {
 		return nil, errUnterminated
 	}
 	return toks, nil
+}
+
+// lastSignificant returns the last token that is not a comment.
+func lastSignificant(toks []token) (token, bool) {
+	for k := len(toks) - 1; k >= 0; k-- {
+		if toks[k].kind != tokComment {
+			return toks[k], true
+		}
+	}
+	return token{}, false
+}
+
+// prevIsControlKeyword reports whether the token before a "(" is if,
+// while, for or with.
+func prevIsControlKeyword(src string, toks []token) bool {
+	t, ok := lastSignificant(toks)
+	if !ok || t.kind != tokIdent {
+		return false
+	}
+	switch src[t.start:t.end] {
+	case "if", "while", "for", "with":
+		return true
+	}
+	return false
+}
+
+// opensBlock reports whether a "{" after the tokens so far opens a block
+// (statement position) rather than an object literal or a class body in
+// an expression. esbuild prints statements one per line, so this sees
+// its output right; a wrong guess can only make escaping fail closed.
+func opensBlock(src string, toks []token) bool {
+	t, ok := lastSignificant(toks)
+	if !ok {
+		return true
+	}
+	text := src[t.start:t.end]
+	switch t.kind {
+	case tokPunct:
+		switch text {
+		case ")", ";", "{", "}", ":":
+			// After ":" it may be an object value ({ a: { ... } }), but a
+			// "/" cannot follow its "}" there either way.
+			return true
+		case ">":
+			// "=>" arrow body
+			return t.start > 0 && src[t.start-1] == '='
+		}
+		return false
+	case tokIdent:
+		switch text {
+		case "else", "do", "try", "finally":
+			return true
+		}
+	}
+	return false
 }
 
 // scanTemplate scans template text from i; it returns the offset after the
@@ -254,8 +331,8 @@ func dangerous(src string, i int) int {
 // or "<!--" (in any letter case) and means the same program: inside
 // string, template and regular expression literals the '<' becomes the
 // escape \x3C (an escaped "\<" included); inside comments a space follows
-// it; in code "< script" and "< /script" get a space, and "<!--" (an HTML
-// comment opener, which esbuild never prints) is refused.
+// it; anywhere else (which esbuild's printing never produces) the script is
+// refused.
 func escapeScript(src string) (string, error) {
 	if !hasDangerous(src) {
 		return src, nil
@@ -292,12 +369,10 @@ func escapeScript(src string) (string, error) {
 				b.WriteByte(' ')
 				last = i + 1
 			default:
-				if src[i+1] == '!' {
-					return "", fmt.Errorf("the script holds %q outside a literal", src[i:i+4])
-				}
-				b.WriteString(src[last : i+1])
-				b.WriteByte(' ')
-				last = i + 1
+				// esbuild prints "a < b" with spaces, so this only happens
+				// when the tokenizer misread the code: refuse rather than
+				// change what the program means.
+				return "", fmt.Errorf("the script holds %q outside a literal", src[i:i+dangerous(src, i)])
 			}
 		}
 	}
