@@ -65,6 +65,7 @@
 // sandboxed frame may navigate itself; its own CSP cannot forbid that).
 // Measured in Chromium (internal/jsxbuild/browser): <link rel=preconnect>
 // and navigations that CSP then blocks still open a TCP connection, with no
-// request sent on it; and CSP does not govern WebRTC. A component can so
-// signal a host name (through DNS) but not send a request.
+// request sent on it. A component can so signal a host name (through DNS)
+// but not send a request. CSP has no say over WebRTC in Chromium either;
+// the loopback-only test network cannot show what it reaches.
 package jsxbuild
