@@ -28,7 +28,7 @@ pins=(
 sha() { sha256sum "$1" | cut -c1-64; }
 
 work=""
-cleanup() { [ -n "$work" ] && rm -rf "$work"; }
+cleanup() { if [ -n "$work" ]; then rm -rf "$work"; fi; }
 trap cleanup EXIT
 
 status=0
