@@ -77,7 +77,7 @@ func childMain(specJSON string) {
 	if err != nil {
 		fail("pyexec helper: python path: %v", err)
 	}
-	argv, err := syscall.SlicePtrFromStrings([]string{"python3", "-I", "-B", "-c", bootstrap.Source})
+	argv, err := syscall.SlicePtrFromStrings([]string{"python3", "-I", "-B", "-S", "-c", bootstrap.Source})
 	if err != nil {
 		fail("pyexec helper: argv: %v", err)
 	}

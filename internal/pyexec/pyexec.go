@@ -4,8 +4,9 @@
 // The runner starts a helper (this binary again, through /proc/self/exe)
 // that applies rlimits to itself (RLIMIT_AS, RLIMIT_CPU soft and hard,
 // RLIMIT_FSIZE, RLIMIT_NPROC, RLIMIT_NOFILE, RLIMIT_CORE 0), sets
-// no_new_privs and then execs `python3 -I -B` on the embedded bootstrap
-// (runner-image/bootstrap) in a new session, with a clean environment and
+// no_new_privs and then execs `python3 -I -B -S` on the embedded bootstrap
+// (runner-image/bootstrap; site runs on demand, at the first import outside
+// the standard library) in a new session, with a clean environment and
 // the scratch dir as its working directory.
 //
 // Started as root, the helper is cloned into fresh PID, mount, network, IPC
@@ -177,27 +178,26 @@ func Run(ctx context.Context, o Options) result.ExecutionResult {
 	return res.WithDuration(start)
 }
 
+// outcome is everything the runner observed about one execution.
 type outcome struct {
-	setupErr             string
-	timedOut, cancelled  bool
-	flooded              string // "stdout" or "stderr"
-	scratchExceeded      bool
-	exited               bool
-	exitCode             int
-	signal               syscall.Signal
-	cpu                  time.Duration
-	oomKilled            bool
-	channel              []byte
-	channelOverflow      bool
-	nonce                string
-	pid1                 bool
-	stdout, stderr       *capBuffer
-	cpuSoft, cpuHard     time.Duration
-	timeout              time.Duration
-	maxOutput, fileSize  int64
-	scratchBytes         int64
-	memoryBytes          int64
-	stdoutLen, stderrLen int64
+	setupErr            string // the helper failed before exec
+	timedOut, cancelled bool
+	flooded             string // "stdout" or "stderr"
+	scratchExceeded     bool
+	exited              bool
+	exitCode            int
+	signal              syscall.Signal
+	cpu                 time.Duration // user+system time of python
+	oomKilled           bool          // the cgroup's oom_kill count grew
+	channel             []byte
+	channelOverflow     bool
+	nonce               string
+	pid1                bool // python was PID 1 of its namespace
+	stdout, stderr      *capBuffer
+	cpuSoft             time.Duration
+	timeout             time.Duration
+	maxOutput, fileSize int64
+	scratchBytes        int64
 }
 
 func run(ctx context.Context, o Options) result.ExecutionResult {
@@ -378,9 +378,8 @@ func run(ctx context.Context, o Options) result.ExecutionResult {
 	}
 	pipes.closeChildEnds()
 
-	out := &outcome{nonce: nonce, pid1: namespaces, timeout: o.Timeout,
-		cpuSoft: time.Duration(cpuSoft) * time.Second, cpuHard: time.Duration(cpuSoft+1) * time.Second,
-		maxOutput: o.MaxOutputBytes, fileSize: o.FileSizeBytes, scratchBytes: o.ScratchBytes, memoryBytes: o.MemoryBytes}
+	out := &outcome{nonce: nonce, pid1: namespaces, timeout: o.Timeout, cpuSoft: time.Duration(cpuSoft) * time.Second,
+		maxOutput: o.MaxOutputBytes, fileSize: o.FileSizeBytes, scratchBytes: o.ScratchBytes}
 
 	var killMu sync.Mutex
 	exited := false

@@ -140,3 +140,21 @@ func TestUnprivilegedSaysSo(t *testing.T) {
 		t.Errorf("no debug line about relying on the Pod: %q", buf.String())
 	}
 }
+
+// TestSiteOnDemand: python runs with -S; site-packages, exit() and friends
+// must still be there when the code uses them.
+func TestSiteOnDemand(t *testing.T) {
+	requirePython(t)
+	cases := map[string]struct{ code, want string }{
+		"exit after result": {"result = 1\nexit()", "1"},
+		"builtins":          {"result = [repr(exit).startswith('Use exit()'), callable(help), 'Python' in repr(copyright)]", "[true,true,true]"},
+		"third-party":       {"import numpy\nresult = int(numpy.int8(3))", "3"},
+		"lazy alias":        {"result = int(np.int16(4))", "4"},
+	}
+	for name, c := range cases {
+		res := Run(context.Background(), Options{Code: []byte(c.code), Python: testPython, Timeout: 20 * time.Second})
+		if res.Reason != result.Completed || string(res.Result) != c.want {
+			t.Errorf("%s: %s: %s result %s\n%s", name, res.Reason, res.Message, res.Result, tail(res.Stderr, 400))
+		}
+	}
+}

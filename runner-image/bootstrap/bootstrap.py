@@ -1,6 +1,6 @@
 # codeexec runner bootstrap.
 #
-# The runner's sandbox helper execs `python3 -I -B -c <this file>` after it
+# The runner's sandbox helper execs `python3 -I -B -S -c <this file>` after it
 # has applied the rlimits, the namespaces and the uid drop. This file then:
 #   1. reads its task from fd 3 (header lines, then the user's code) and
 #      closes it;
@@ -147,11 +147,66 @@ def _main():
         d.update(extra)
         send(b"error", simple_json(d))
 
+    # ---- site, on demand ----------------------------------------------
+    # python runs with -S: the site module (site-packages on sys.path, .pth
+    # files, sitecustomize) costs a few ms that `result = 1` does not need.
+    # It runs the first time an import is not found in the standard library,
+    # before the inputs load, or when the code asks for help() and friends.
+    site_ready = []
+
+    def ensure_site():
+        if not site_ready:
+            site_ready.append(1)
+            import site
+            site.main()
+
+    path_finder = None
+    for f in sys.meta_path:
+        if _getattr(f, "__name__", "") == "PathFinder":
+            path_finder = f
+
+    class SiteFinder:
+        @classmethod
+        def find_spec(cls, name, path=None, target=None):
+            if site_ready or path is not None or path_finder is None:
+                return None
+            ensure_site()
+            return path_finder.find_spec(name, None, target)
+
+    sys.meta_path.append(SiteFinder)
+
+    class Quitter:
+        def __init__(self, name):
+            self.name = name
+
+        def __repr__(self):
+            return "Use %s() or Ctrl-D (i.e. EOF) to exit" % self.name
+
+        def __call__(self, code=None):
+            raise SystemExit(code)
+
+    class SiteBuiltin:
+        def __init__(self, name):
+            self.name = name
+
+        def __repr__(self):
+            ensure_site()
+            return _repr(builtins.__dict__[self.name])
+
+        def __call__(self, *a, **k):
+            ensure_site()
+            return builtins.__dict__[self.name](*a, **k)
+
+    builtins.exit, builtins.quit = Quitter("exit"), Quitter("quit")
+    for name in ("help", "copyright", "credits", "license"):
+        builtins.__dict__[name] = SiteBuiltin(name)
+
     # ---- 2. inputs ----------------------------------------------------
     parent_dataframes = []
     inputs = {}
     if input_specs:
         try:
+            ensure_site()
             import pandas
         except _BaseException as e:
             send_error("InvalidInput", _type(e).__name__, "cannot import pandas to load the inputs: %s" % (e,))
