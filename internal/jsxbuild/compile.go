@@ -147,17 +147,28 @@ var transformFunc = api.Transform
 // its result is dropped (the runner exits soon after anyway).
 func transform(ctx context.Context, source string, budget time.Duration) (string, error) {
 	type out struct {
-		res api.TransformResult
+		res   api.TransformResult
+		panic any
 	}
 	ch := make(chan out, 1)
 	go func() {
-		ch <- out{transformFunc(source, TransformOptions())}
+		// A panic here would end the process: the caller's recover does
+		// not reach this goroutine.
+		defer func() {
+			if p := recover(); p != nil {
+				ch <- out{panic: p}
+			}
+		}()
+		ch <- out{res: transformFunc(source, TransformOptions())}
 	}()
 	timer := time.NewTimer(budget)
 	defer timer.Stop()
 	var res api.TransformResult
 	select {
 	case o := <-ch:
+		if o.panic != nil {
+			return "", fmt.Errorf("esbuild panicked: %v", o.panic)
+		}
 		res = o.res
 	case <-timer.C:
 		return "", ErrTimeout

@@ -323,6 +323,14 @@ func TestCompileTimeBudget(t *testing.T) {
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("want ErrTimeout, got %v", err)
 	}
+	transformFunc = func(string, api.TransformOptions) api.TransformResult { panic("boom") }
+	if _, err := Compile(context.Background(), []byte(okComponent), Options{}); err == nil || !strings.Contains(err.Error(), "panicked") {
+		t.Fatalf("want the panic as an error, got %v", err)
+	}
+	transformFunc = func(string, api.TransformOptions) api.TransformResult {
+		<-release
+		return api.TransformResult{}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err = Compile(ctx, []byte(okComponent), Options{Timeout: time.Hour})
