@@ -48,10 +48,13 @@ bench() {
     t0=$(now); "${bare[@]}" >/dev/null; t1=$(now)
     ba+=($(( (t1 - t0) / 1000 )))
   done
-  local rm bm
+  local rm bm rmin bmin
   rm=$(printf '%s\n' "${ra[@]}" | median)
   bm=$(printf '%s\n' "${ba[@]}" | median)
-  awk -v n="$name" -v r="$rm" -v b="$bm" 'BEGIN { printf "%-28s runner %8.1f ms   bare python3 %8.1f ms   ratio %.2fx\n", n, r/1000, b/1000, r/b }'
+  rmin=$(printf '%s\n' "${ra[@]}" | sort -n | head -1)
+  bmin=$(printf '%s\n' "${ba[@]}" | sort -n | head -1)
+  awk -v n="$name" -v r="$rm" -v b="$bm" -v rn="$rmin" -v bn="$bmin" 'BEGIN {
+    printf "%-28s median: runner %7.1f ms  bare %7.1f ms  ratio %.2fx   (min: %.1f / %.1f ms, %.2fx)\n", n, r/1000, b/1000, r/b, rn/1000, bn/1000, rn/bn }'
 }
 
 printf 'result = 1\n' >"$tmp/one.py"
@@ -60,7 +63,7 @@ printf '%s\n' "$groupby_input" >"$tmp/groupby_input.py"
 
 mode="unprivileged (Pod path)"
 [ "$(id -u)" -eq 0 ] && mode="root: namespace sandbox"
-echo "bench-runner-python: N=$N, python $PY ($("$PY" -V 2>&1)), runner as $mode, $(nproc) CPUs"
+echo "bench-runner-python: N=$N, python $PY ($("$PY" -V 2>&1)), runner as $mode, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 bench "result = 1" "$tmp/one.py" "$tmp/one.py"
 bench "pandas groupby (read_csv)" "$tmp/groupby.py" "$tmp/groupby.py"
 bench "pandas groupby (--input)" "$tmp/groupby_input.py" "$tmp/groupby.py" --input "orders=$ORDERS"
