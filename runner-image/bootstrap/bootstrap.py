@@ -43,7 +43,7 @@ def _main():
     _bytes_fromhex = bytes.fromhex
     _bool, _compile, _exec = bool, compile, exec
     _builtins_dict = dict(builtins.__dict__)
-    _memoryview, _enumerate, _max, _import = memoryview, enumerate, max, __import__
+    _memoryview, _enumerate, _max, _import, _ord = memoryview, enumerate, max, __import__, ord
 
     # ---- 1. the task --------------------------------------------------
     chunks = []
@@ -110,12 +110,14 @@ def _main():
     def esc(s):
         if not esc_holder:
             try:
-                from _json import encode_basestring_ascii
-            except ImportError:  # pragma: no cover - CPython always has it
+                # _import: bound before user code, which may poison
+                # builtins.__import__ or sys.modules["_json"].
+                encode_basestring_ascii = _import("_json").encode_basestring_ascii
+            except _BaseException:
                 def encode_basestring_ascii(x):
                     out = ['"']
                     for ch in x:
-                        o = ord(ch)
+                        o = _ord(ch)
                         if ch == '"' or ch == "\\":
                             out.append("\\" + ch)
                         elif 0x20 <= o < 0x7F:
@@ -157,8 +159,7 @@ def _main():
     def ensure_site():
         if not site_ready:
             site_ready.append(1)
-            import site
-            site.main()
+            _import("site").main()
 
     path_finder = None
     for f in sys.meta_path:
@@ -420,8 +421,8 @@ def _main():
 
     def user_traceback(e):
         try:
-            import linecache
-            import traceback
+            linecache = _import("linecache")
+            traceback = _import("traceback")
             src = code.decode("utf-8", "replace").splitlines(True)
             linecache.cache["<code>"] = (_len(code), None, src, "<code>")
             frames = traceback.extract_tb(e.__traceback__)
