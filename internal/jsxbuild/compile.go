@@ -37,6 +37,10 @@ type Options struct {
 	MaxSourceBytes int
 	// Timeout is the compile time budget.
 	Timeout time.Duration
+	// InProcessMaxBytes is the largest source compiled in this process;
+	// bigger ones are compiled in a child process (see isolate.go). Zero
+	// means DefaultInProcessMaxBytes, negative means always in process.
+	InProcessMaxBytes int
 }
 
 func (o Options) withDefaults() Options {
@@ -45,6 +49,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
+	}
+	if o.InProcessMaxBytes == 0 {
+		o.InProcessMaxBytes = DefaultInProcessMaxBytes
 	}
 	return o
 }
@@ -70,7 +77,10 @@ type CompileError struct {
 
 func (e *CompileError) Error() string {
 	d := e.Errors[0]
-	msg := fmt.Sprintf("line %d, column %d: %s", d.Line, d.Column, d.Text)
+	msg := d.Text
+	if d.Line > 0 {
+		msg = fmt.Sprintf("line %d, column %d: %s", d.Line, d.Column, d.Text)
+	}
 	if n := len(e.Errors) - 1; n > 0 {
 		msg += fmt.Sprintf(" (and %d more)", n)
 	}
@@ -110,12 +120,21 @@ const globalName = "__codeexec_module"
 
 // Compile turns JSX source into an Output. Errors are *TooLargeError,
 // *CompileError, *RefusedError, ErrTimeout (or the context's error), or an
-// internal error for anything else.
+// internal error for anything else. Whatever the source, Compile returns:
+// sources over Options.InProcessMaxBytes are compiled in a child process.
 func Compile(ctx context.Context, src []byte, opts Options) (*Output, error) {
 	opts = opts.withDefaults()
 	if len(src) > opts.MaxSourceBytes {
 		return nil, &TooLargeError{Size: len(src), Limit: opts.MaxSourceBytes}
 	}
+	if opts.InProcessMaxBytes > 0 && len(src) > opts.InProcessMaxBytes {
+		return compileIsolated(ctx, src, opts)
+	}
+	return compileInProcess(ctx, src, opts)
+}
+
+// compileInProcess is Compile after the size check, in this process.
+func compileInProcess(ctx context.Context, src []byte, opts Options) (*Output, error) {
 	source := string(src)
 	if err := checkPragmas(source); err != nil {
 		return nil, err

@@ -490,3 +490,53 @@ func TestAppendJSON(t *testing.T) {
 		t.Errorf("round trip (-want,+got):\n%s", diff)
 	}
 }
+
+// TestDeepNesting: nesting that would overflow the compiler's stack ends in
+// a CompileError (from the child process), never in a dead process.
+func TestDeepNesting(t *testing.T) {
+	tests := map[string]string{
+		"parens":    "export const v = " + strings.Repeat("(", 450000) + "1" + strings.Repeat(")", 450000) + ";\n",
+		"negations": "export const v = " + strings.Repeat("!", 1000000) + "x;\n",
+		"arrays":    "export const v = " + strings.Repeat("[", 450000) + strings.Repeat("]", 450000) + ";\n",
+	}
+	for name, src := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := Compile(context.Background(), []byte(src), Options{Timeout: time.Minute})
+			var ce *CompileError
+			if !errors.As(err, &ce) {
+				t.Fatalf("want a CompileError, got %v", err)
+			}
+			t.Log(ce)
+		})
+	}
+}
+
+// TestIsolatedCompile: a big source goes through the child process with
+// the same results as in process.
+func TestIsolatedCompile(t *testing.T) {
+	big := okComponent + "//" + strings.Repeat("x", DefaultInProcessMaxBytes) + "\n"
+	out, err := Compile(context.Background(), []byte(big), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOutput(t, out)
+	in, err := Compile(context.Background(), []byte(big), Options{InProcessMaxBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(in, out); diff != "" {
+		t.Errorf("child vs in process (-in,+child):\n%s", diff)
+	}
+	bad := "import fs from 'fs';\n" + big
+	_, err = Compile(context.Background(), []byte(bad), Options{})
+	var re *RefusedError
+	if !errors.As(err, &re) || re.Line != 1 {
+		t.Errorf("want a positioned RefusedError, got %v", err)
+	}
+	broken := big + "const x = <div></span>;\n"
+	_, err = Compile(context.Background(), []byte(broken), Options{})
+	var ce *CompileError
+	if !errors.As(err, &ce) || ce.Errors[0].Line != 4 {
+		t.Errorf("want a CompileError on line 4, got %v", err)
+	}
+}
