@@ -14,6 +14,11 @@ func (o *Output) AppendJSON(dst []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if need := len(o.JS) + len(o.HTML) + len(o.HTML)/8 + len(manifest) + 64; cap(dst)-len(dst) < need {
+		grown := make([]byte, len(dst), len(dst)+need)
+		copy(grown, dst)
+		dst = grown
+	}
 	dst = append(dst, `{"js":`...)
 	dst = appendJSONString(dst, o.JS)
 	dst = append(dst, `,"html":`...)
