@@ -54,6 +54,7 @@ func main() {
 
 	flag.IntVar(&grace, "deadline-grace-seconds", int(jobOpts.DeadlineGraceSeconds), "Seconds added to timeoutSeconds for the Job's activeDeadlineSeconds.")
 	flag.IntVar(&workers, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "How many executions are reconciled at once.")
+	flag.BoolVar(&jobOpts.DisableRunnerWallClock, "testing-disable-runner-wall-clock", false, "Testing only: turn the runner's wall clock off so that the Job's activeDeadlineSeconds alone ends a run.")
 	flag.StringVar(&scratch, "scratch-size-limit", jobOpts.ScratchSizeLimit.String(), "The size limit of the sandbox's scratch emptyDir.")
 	flag.IntVar(&ttl, "job-ttl-seconds-after-finished", 300, "ttlSecondsAfterFinished set on a Job once its result is persisted; negative keeps Jobs until their CodeExecution is deleted.")
 	opts := zap.Options{Development: false}

@@ -50,6 +50,10 @@ type JobOptions struct {
 	// KueueQueueName, when set, creates the Job suspended with Kueue's
 	// queue-name label so that Kueue admits it.
 	KueueQueueName string
+	// DisableRunnerWallClock turns the runner's own wall clock off, leaving
+	// the Job's activeDeadlineSeconds alone to end a run. For end-to-end
+	// tests of that deadline only.
+	DisableRunnerWallClock bool
 }
 
 // LabelKueueQueueName is Kueue's label naming the LocalQueue of a Job.
@@ -249,6 +253,10 @@ func BuildJob(ce *execv1.CodeExecution, l execv1.ExecutionLimits, o JobOptions) 
 				},
 			},
 		},
+	}
+	if o.DisableRunnerWallClock {
+		c := &job.Spec.Template.Spec.Containers[0]
+		c.Args = append(c.Args, "--no-wall-clock")
 	}
 	if o.KueueQueueName != "" {
 		job.Labels[LabelKueueQueueName] = o.KueueQueueName

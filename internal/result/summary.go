@@ -1,6 +1,7 @@
 package result
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -40,16 +41,36 @@ func Summarize(r ExecutionResult, line []byte) Summary {
 	}
 }
 
-// Encode returns the line of JSON (without newline) for r.
+// Encode returns the line of JSON (without newline) for r. The result
+// payload is spliced in as it is (after validation), not re-encoded:
+// results reach 1 MiB and re-compacting them cost more than the rest of a
+// JSX run. Whitespace between its tokens is removed only when it holds a
+// newline, which would break the one-line contract.
 func Encode(r ExecutionResult) []byte {
-	if r.Result != nil && !json.Valid(r.Result) {
-		r = Failure(InternalError, "runner produced a result that is not valid JSON")
+	payload := r.Result
+	r.Result = nil
+	if payload != nil && !json.Valid(payload) {
+		r, payload = Failure(InternalError, "runner produced a result that is not valid JSON"), nil
 	}
 	b, err := json.Marshal(r)
 	if err != nil {
 		b, _ = json.Marshal(Failure(InternalError, "encoding the result: "+err.Error()))
+		payload = nil
 	}
-	return b
+	if payload == nil {
+		return b
+	}
+	if bytes.ContainsAny(payload, "\r\n") {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, payload); err == nil {
+			payload = buf.Bytes()
+		}
+	}
+	out := make([]byte, 0, len(b)+len(payload)+len(`,"result":`))
+	out = append(out, b[:len(b)-1]...)
+	out = append(out, `,"result":`...)
+	out = append(out, payload...)
+	return append(out, '}')
 }
 
 // TruncateUTF8 cuts s to at most n bytes without splitting a rune.
