@@ -48,6 +48,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/codeexec/codeexec-operator/internal/pyexec/sandboxchild"
 	"github.com/codeexec/codeexec-operator/internal/result"
 	"github.com/codeexec/codeexec-operator/runner-image/bootstrap"
 )
@@ -240,7 +241,7 @@ func run(ctx context.Context, o Options) result.ExecutionResult {
 			return result.Failure(result.InvalidInput, fmt.Sprintf("input %q: %s is not a regular file", in.Name, in.Path))
 		}
 		inputFiles = append(inputFiles, f)
-		fmt.Fprintf(&inputHeader, "%d %s %s\n", fdFirstIn+i, format, hex.EncodeToString([]byte(in.Name)))
+		fmt.Fprintf(&inputHeader, "%d %s %s\n", sandboxchild.FDFirstIn+i, format, hex.EncodeToString([]byte(in.Name)))
 	}
 
 	scratch := o.ScratchDir
@@ -270,7 +271,7 @@ func run(ctx context.Context, o Options) result.ExecutionResult {
 	if cpuSoft < 1 {
 		cpuSoft = 1
 	}
-	spec := childSpec{
+	spec := sandboxchild.Spec{
 		Python: python,
 		Env: []string{
 			"PATH=/usr/local/bin:/usr/bin:/bin",
@@ -302,7 +303,7 @@ func run(ctx context.Context, o Options) result.ExecutionResult {
 	if o.noAuditHook {
 		audit = "0"
 	}
-	control := fmt.Sprintf("CX1 %s %d %d %s %d %d %d\n%s\n%s%s", nonce, fdChannel, o.MaxOutputBytes, audit,
+	control := fmt.Sprintf("CX1 %s %d %d %s %d %d %d\n%s\n%s%s", nonce, sandboxchild.FDChannel, o.MaxOutputBytes, audit,
 		len(inputFiles), o.MaxOpenFiles, len(bootstrap.Convert), hex.EncodeToString([]byte(scratch)), inputHeader.String(),
 		bootstrap.Convert)
 
@@ -340,7 +341,7 @@ func run(ctx context.Context, o Options) result.ExecutionResult {
 		cmd = &exec.Cmd{
 			Path:   "/proc/self/exe",
 			Args:   []string{"codeexec-pyexec-helper"},
-			Env:    []string{childEnv + "=" + string(specJSON)},
+			Env:    []string{sandboxchild.Env + "=" + string(specJSON)},
 			Stdout: pipes.outW,
 			Stderr: pipes.errW,
 			ExtraFiles: append([]*os.File{pipes.ctrlR, pipes.chanW, pipes.statW},
@@ -478,7 +479,7 @@ func run(ctx context.Context, o Options) result.ExecutionResult {
 			out.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		}
 	}
-	if out.exited && out.exitCode == exitHelper && len(status) > 0 {
+	if out.exited && out.exitCode == sandboxchild.ExitHelper && len(status) > 0 {
 		out.setupErr = string(status)
 	}
 	if oomBefore >= 0 {

@@ -1,4 +1,12 @@
-package pyexec
+// Package sandboxchild is the runner's sandbox helper: the process that
+// pyexec starts through /proc/self/exe, that prepares itself (namespaced
+// mounts, uid drop, no_new_privs, rlimits) and execs python on the
+// bootstrap. It is dispatched from init, before main or TestMain, so that
+// every binary that links pyexec (the runner, and test binaries) can act as
+// its own helper without wiring. It is a package of its own, with few
+// imports, so that Go initializes it, and so execs python, before the heavy
+// packages of the runner binary (protobuf, Kubernetes, vitess, esbuild).
+package sandboxchild
 
 import (
 	"bufio"
@@ -16,23 +24,21 @@ import (
 	"github.com/codeexec/codeexec-operator/runner-image/bootstrap"
 )
 
-// The sandbox helper is this same binary (the runner, or a test binary that
-// links this package) re-executed through /proc/self/exe with childEnv set.
-// It is dispatched from init, before main or TestMain, so that every binary
-// that can run Python can also act as its own helper without wiring.
-const childEnv = "CODEEXEC_PYEXEC_CHILD"
+// Env is the variable that turns a binary into the helper; its value is the
+// Spec as JSON.
+const Env = "CODEEXEC_PYEXEC_CHILD"
 
 // File descriptors of the helper, and then of the bootstrap.
 const (
-	fdControl  = 3 // task for the bootstrap (read end)
-	fdChannel  = 4 // result frames (write end)
-	fdStatus   = 5 // helper errors before exec (write end, close-on-exec)
-	fdFirstIn  = 6 // input tables, one fd each
-	exitHelper = 121
+	FDControl  = 3 // task for the bootstrap (read end)
+	FDChannel  = 4 // result frames (write end)
+	FDStatus   = 5 // helper errors before exec (write end, close-on-exec)
+	FDFirstIn  = 6 // input tables, one fd each
+	ExitHelper = 121
 )
 
-// childSpec is what the runner tells the helper, as JSON in childEnv.
-type childSpec struct {
+// Spec is what the runner tells the helper.
+type Spec struct {
 	Python     string   `json:"python"`
 	Env        []string `json:"env"`
 	Dir        string   `json:"dir"`
@@ -52,7 +58,7 @@ type childSpec struct {
 }
 
 func init() {
-	if v, ok := os.LookupEnv(childEnv); ok {
+	if v, ok := os.LookupEnv(Env); ok {
 		childMain(v)
 	}
 }
@@ -60,13 +66,13 @@ func init() {
 // childMain runs in the helper: it prepares the process and execs python.
 // It never returns.
 func childMain(specJSON string) {
-	syscall.CloseOnExec(fdStatus)
+	syscall.CloseOnExec(FDStatus)
 	fail := func(format string, a ...any) {
 		msg := fmt.Sprintf(format, a...)
-		_, _ = syscall.Write(fdStatus, []byte(msg))
-		os.Exit(exitHelper)
+		_, _ = syscall.Write(FDStatus, []byte(msg))
+		os.Exit(ExitHelper)
 	}
-	var s childSpec
+	var s Spec
 	if err := json.Unmarshal([]byte(specJSON), &s); err != nil {
 		fail("pyexec helper: bad spec: %v", err)
 	}
@@ -114,13 +120,13 @@ func rawFail(msg string, errno syscall.Errno) {
 		}
 	}
 	n += copy(buf[n:], digits[d:])
-	_, _, _ = syscall.RawSyscall(syscall.SYS_WRITE, fdStatus, uintptr(unsafe.Pointer(&buf[0])), uintptr(n))
-	_, _, _ = syscall.RawSyscall(syscall.SYS_EXIT_GROUP, exitHelper, 0, 0)
+	_, _, _ = syscall.RawSyscall(syscall.SYS_WRITE, FDStatus, uintptr(unsafe.Pointer(&buf[0])), uintptr(n))
+	_, _, _ = syscall.RawSyscall(syscall.SYS_EXIT_GROUP, ExitHelper, 0, 0)
 }
 
-func prepareChild(s childSpec) error {
+func prepareChild(s Spec) error {
 	// Nothing but our own fds may reach python.
-	if err := cloexecFrom(fdFirstIn + s.Inputs); err != nil {
+	if err := cloexecFrom(FDFirstIn + s.Inputs); err != nil {
 		return fmt.Errorf("closing inherited fds: %w", err)
 	}
 	if s.Namespaces {
@@ -192,7 +198,7 @@ func cloexecFrom(first int) error {
 // nothing propagates back to the host, every existing mount becomes
 // read-only, /proc shows only the sandbox's processes, and the scratch dir
 // is a private size-limited tmpfs owned by the sandbox uid.
-func setupMounts(s childSpec) error {
+func setupMounts(s Spec) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts private: %w", err)
 	}
