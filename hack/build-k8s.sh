@@ -14,7 +14,7 @@
 # Environment:
 #   K8S_VERSION   override the derived version (e.g. 1.37.2)
 #   ETCD_VERSION  etcd server version (default 3.7.3)
-#   K8S_BIN_DIR   root of the binary cache (default <repo>/bin/k8s)
+#   K8S_BIN_DIR   root of the binary cache (default $CX_BIN_DIR/k8s, CX_BIN_DIR=<repo>/bin)
 #
 # Go's module proxy refuses `go install k8s.io/kubernetes/cmd/...@vX` because
 # of the relative replace directives in Kubernetes' go.mod. So this script
@@ -27,7 +27,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ETCD_VERSION=${ETCD_VERSION:-3.7.3}
 ETCD_VERSION=${ETCD_VERSION#v}
-K8S_BIN_DIR=${K8S_BIN_DIR:-$ROOT/bin/k8s}
+K8S_BIN_DIR=${K8S_BIN_DIR:-${CX_BIN_DIR:-$ROOT/bin}/k8s}
 
 log() { printf '[build-k8s %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -112,7 +112,8 @@ t_all=$(date +%s)
 
 # modfile <module@version>: prints the path of its go.mod in the module cache.
 modfile() {
-  go mod download -json "$1" | sed -nE 's/^[[:space:]]*"GoMod": "(.*)",?$/\1/p'
+  # from $BUILD (no go.mod there), so the project's go.mod/go.sum stay untouched
+  (cd "$BUILD" && go mod download -json "$1") | sed -nE 's/^[[:space:]]*"GoMod": "(.*)",?$/\1/p'
 }
 
 build_kubernetes() {

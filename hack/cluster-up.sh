@@ -7,6 +7,8 @@
 # (hack/build-image.sh) and imported.
 #
 #   hack/cluster-up.sh            # then: export KUBECONFIG=<state>/kubeconfig
+#   eval "$(hack/cluster-up.sh)"  # the same, exported (only that line goes to stdout)
+#   hack/cluster-smoke.sh         # a Job and a locked-down Pod in the runner image
 #   hack/cluster-down.sh          # stop it and restore the host
 #
 # Everything lives in CLUSTER_STATE_DIR (default /var/tmp/codeexec-cluster);
@@ -28,7 +30,7 @@ S=$CLUSTER_STATE_DIR
 T_START=$(date +%s)
 
 log() { printf '[cluster-up %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; log "logs: $S/logs/"; exit 1; }
+die() { log "ERROR: $*"; log "logs: $S/logs/; hack/cluster-down.sh stops what was started"; exit 1; }
 phase() { local now; now=$(date +%s); log "$1 (+$(( now - T_START ))s)"; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root (kubelet, containerd and the Pod network need it)"
@@ -51,19 +53,28 @@ start() { # start <name> <binary> <args...>
   [ -x "$bin" ] || die "$bin missing"
   [ -f "$S/logs/$name.log" ] && mv -f "$S/logs/$name.log" "$S/logs/$name.log.prev"
   setsid "$bin" "$@" >"$S/logs/$name.log" 2>&1 </dev/null 7>&- &
-  local pid=$!
-  echo "$pid $(readlink -f "$bin")" >"$S/run/$name.pid"
+  local pid=$! exe i
+  exe=$(readlink -f "$bin")
+  echo "$pid $exe" >"$S/run/$name.pid"
+  # until the forked shell has exec'd the binary, /proc/<pid>/exe is bash or
+  # setsid: wait for it, so pid_of is reliable from here on
+  for ((i = 0; i < 100; i++)); do
+    [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ] && break
+    [ -d "/proc/$pid" ] || break
+    sleep 0.05
+  done
   log "$name: started (pid $pid, log $S/logs/$name.log)"
 }
-wait_for() { # wait_for <what> <seconds> <command...>
-  local what=$1 secs=$2 i; shift 2
+still_running() { pid_of "$1" >/dev/null || { tail -20 "$S/logs/$1.log" >&2; die "$1 exited"; }; }
+wait_for() { # wait_for <what> <seconds> <process that must keep running> <command...>
+  local what=$1 secs=$2 proc=$3 i; shift 3
   for ((i = 0; i < secs * 5; i++)); do
+    still_running "$proc"
     if "$@" >/dev/null 2>&1; then return 0; fi
     sleep 0.2
   done
   die "timed out after ${secs}s waiting for $what"
 }
-still_running() { pid_of "$1" >/dev/null || { tail -20 "$S/logs/$1.log" >&2; die "$1 exited"; }; }
 
 # ---- host packages -----------------------------------------------------------
 pkgs=()
@@ -81,6 +92,16 @@ fi
 CNI_BIN_DIR=/usr/lib/cni
 RUNC=$(command -v runc)
 CONTAINERD=$(command -v containerd)
+
+# ---- images, built in the background while the Kubernetes binaries compile
+# (debootstrap is mostly network and disk); imported once containerd runs ----
+if [ -z "${CLUSTER_IMAGES:-}" ]; then
+  CLUSTER_IMAGES="pause runner"
+  if [ -f "$CX_ROOT/main.go" ] || [ -d "$CX_ROOT/cmd/manager" ]; then CLUSTER_IMAGES+=" manager"; fi
+fi
+# shellcheck disable=SC2086
+"$HERE/build-image.sh" --no-import $CLUSTER_IMAGES >"$S/logs/build-image.log" 2>&1 7>&- &
+IMAGES_PID=$!
 
 # ---- Kubernetes binaries -----------------------------------------------------
 "$HERE/build-k8s.sh" --all
@@ -249,14 +270,11 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     max_conf_num = 1
 EOF
 start containerd "$CONTAINERD" --config "$S/containerd/config.toml" --log-level warn
-wait_for "containerd at $CONTAINERD_ADDRESS" 30 ctr -a "$CONTAINERD_ADDRESS" version
+wait_for "containerd at $CONTAINERD_ADDRESS" 30 containerd ctr -a "$CONTAINERD_ADDRESS" version
 phase "containerd ready"
 
 # ---- images -----------------------------------------------------------------
-if [ -z "${CLUSTER_IMAGES:-}" ]; then
-  CLUSTER_IMAGES="pause runner"
-  if [ -f "$CX_ROOT/main.go" ] || [ -d "$CX_ROOT/cmd/manager" ]; then CLUSTER_IMAGES+=" manager"; fi
-fi
+wait "$IMAGES_PID" || { tail -30 "$S/logs/build-image.log" >&2; die "image build failed"; }
 # shellcheck disable=SC2086
 "$HERE/build-image.sh" --import $CLUSTER_IMAGES
 phase "images imported"
@@ -267,8 +285,8 @@ start etcd "$K8S_DIR/etcd" --name codeexec --data-dir "$S/etcd" \
   --listen-peer-urls "http://127.0.0.1:$CLUSTER_ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$CLUSTER_ETCD_PEER_PORT" \
   --initial-cluster "codeexec=http://127.0.0.1:$CLUSTER_ETCD_PEER_PORT" \
   --unsafe-no-fsync --log-level warn --quota-backend-bytes $((2 * 1024 * 1024 * 1024))
-etcd_ok() { still_running etcd; curl -fsS "http://127.0.0.1:$CLUSTER_ETCD_PORT/health" | grep -q '"health":"true"'; }
-wait_for etcd 30 etcd_ok
+etcd_ok() { curl -fsS "http://127.0.0.1:$CLUSTER_ETCD_PORT/health" | grep '"health":"true"'; }
+wait_for etcd 30 etcd etcd_ok
 
 # ---- kube-apiserver -------------------------------------------------------------
 start kube-apiserver "$K8S_DIR/kube-apiserver" \
@@ -284,8 +302,7 @@ start kube-apiserver "$K8S_DIR/kube-apiserver" \
   --kubelet-preferred-address-types Hostname,InternalIP \
   --endpoint-reconciler-type none \
   --allow-privileged=true --profiling=false --v=0
-apiserver_ok() { still_running kube-apiserver; "$KUBECTL" get --raw /readyz; }
-wait_for kube-apiserver 90 apiserver_ok
+wait_for kube-apiserver 90 kube-apiserver "$KUBECTL" get --raw /readyz
 phase "kube-apiserver ready"
 
 # ---- controller-manager and scheduler ---------------------------------------------
@@ -358,13 +375,11 @@ start kubelet "$K8S_DIR/kubelet" --config "$S/kubelet/config.yaml" \
   --hostname-override "$CLUSTER_NODE_NAME" --v=0
 
 node_ready() {
-  still_running kubelet
   [ "$("$KUBECTL" get node "$CLUSTER_NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
 }
-wait_for "node $CLUSTER_NODE_NAME Ready" 120 node_ready
+wait_for "node $CLUSTER_NODE_NAME Ready" 120 kubelet node_ready
 phase "node Ready"
-sa_ok() { still_running kube-controller-manager; "$KUBECTL" -n default get serviceaccount default; }
-wait_for "ServiceAccount default/default" 60 sa_ok
+wait_for "ServiceAccount default/default" 60 kube-controller-manager "$KUBECTL" -n default get serviceaccount default
 for c in containerd etcd kube-apiserver kube-controller-manager kube-scheduler kubelet; do still_running "$c"; done
 phase "cluster up"
 echo "export KUBECONFIG=$S/kubeconfig"
