@@ -183,7 +183,7 @@ func grade(t *testing.T, p program, res result.ExecutionResult, fx *fixtures) {
 			if !strings.Contains(res.Message, "function") && !strings.Contains(res.Message, "set") && !strings.Contains(res.Message, "generator") {
 				t.Errorf("the error does not name the type: %s", res.Message)
 			}
-		case "badresult_03_circular_dupkey_bigint":
+		case "badresult_03_circular_reference":
 			if !strings.Contains(res.Message, "circular reference") {
 				t.Errorf("want a circular reference error, got %s", res.Message)
 			}
