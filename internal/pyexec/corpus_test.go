@@ -81,7 +81,7 @@ func TestCorpus(t *testing.T) {
 	// The runner still runs an ok program correctly afterwards.
 	for _, p := range progs {
 		if p.name == "ok_01_revenue_by_category" {
-			res := Run(t.Context(), corpusOptions(corpus, p.code))
+			res := Run(t.Context(), corpusOptionsFor(corpus, p))
 			grade(t, p, res, fx)
 		}
 	}
@@ -254,7 +254,7 @@ func TestKernelBoundary(t *testing.T) {
 			t.Run(p.name, func(t *testing.T) {
 				t.Parallel()
 				lightSlot <- struct{}{}
-				o := corpusOptions(corpus, p.code)
+				o := corpusOptionsFor(corpus, p)
 				o.noAuditHook = true
 				res := Run(t.Context(), o)
 				<-lightSlot

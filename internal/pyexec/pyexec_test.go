@@ -110,7 +110,7 @@ func TestRootWithoutNamespaces(t *testing.T) {
 		default:
 			continue
 		}
-		o := corpusOptions(corpus, p.code)
+		o := corpusOptionsFor(corpus, p)
 		o.noNamespaces = true
 		res := Run(context.Background(), o)
 		grade(t, p, res, fx)
