@@ -219,6 +219,9 @@ func grade(t *testing.T, p program, res result.ExecutionResult, fx *fixtures) {
 			}
 		}
 	case "fork", "escape":
+		if p.name == "escape_03_poison_builtins" {
+			want(result.Completed) // and equal to its # result, checked above
+		}
 		if p.name == "escape_04_forge_result" && strings.Contains(string(res.Result), "cx-forged") {
 			t.Errorf("a forged result passed: %s", res.Result)
 		}

@@ -43,6 +43,7 @@ def _main():
     _bytes_fromhex = bytes.fromhex
     _bool, _compile, _exec = bool, compile, exec
     _builtins_dict = dict(builtins.__dict__)
+    _dict_update = dict.update
     _memoryview, _enumerate, _max, _import, _ord = memoryview, enumerate, max, __import__, ord
 
     # ---- 1. the task --------------------------------------------------
@@ -497,6 +498,12 @@ def _main():
         _exit(0)
 
     # ---- 6. convert the result ----------------------------------------
+    # The code is over: undo what it did to builtins, which pandas and
+    # numpy (and so the conversion of their objects) rely on.
+    try:
+        _dict_update(builtins.__dict__, _builtins_dict)
+    except _BaseException:
+        pass
     value = g["result"]
     t = _type(value)
     data = None
