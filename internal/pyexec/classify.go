@@ -77,6 +77,19 @@ func classifyReason(o *outcome) result.ExecutionResult {
 		return appendTraceback(r)
 	}
 	if o.signal != 0 {
+		if o.signal == syscall.SIGABRT || o.signal == syscall.SIGSEGV {
+			// CPython and C extensions abort when an allocation fails where
+			// no MemoryError can be raised.
+			tail := o.stderr.String()
+			if len(tail) > 4096 {
+				tail = tail[len(tail)-4096:]
+			}
+			for _, s := range []string{"MemoryError", "Cannot allocate memory", "out of memory", "std::bad_alloc"} {
+				if strings.Contains(tail, s) {
+					return result.Failure(result.MemoryLimitExceeded, signalMessage(o.signal, o.fileSize)+" after running out of memory")
+				}
+			}
+		}
 		return result.Failure(result.RuntimeError, signalMessage(o.signal, o.fileSize))
 	}
 	if fr.finals > 1 {
