@@ -23,6 +23,15 @@
 // the reason is decided from what the runner observed itself (its wall
 // clock, the exit status, the CPU time used) before anything the bootstrap
 // reported.
+//
+// What is trusted: the kernel (uid, namespaces, read-only mounts, rlimits)
+// is the boundary; the bootstrap's audit hook is defence in depth that
+// names the refused operation. The bootstrap shares its process with user
+// code, so code that walks Python frames can find the frame nonce and
+// forge a frame; that buys nothing the code could not do by setting
+// `result`, because Timeout, CPU, memory and crashes are decided here from
+// the exit status, and a refused operation's frame is written before the
+// code regains control.
 package pyexec
 
 import (
