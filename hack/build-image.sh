@@ -230,10 +230,12 @@ prune_blobs() {
   done
   for f in "$IMAGE_CACHE_DIR"/rootfs-*.layer; do [ -f "$f" ] && cut -d' ' -f1 "$f" >>"$keep"; done
   # a config blob's diff_ids are layer digests too (uncompressed layers)
-  for d in $(sort -u "$keep"); do
+  sort -u "$keep" | while read -r d; do
     [ -f "$BLOBS/$d" ] && [ "$(stat -c %s "$BLOBS/$d")" -lt 65536 ] &&
-      { grep -oE 'sha256:[0-9a-f]{64}' "$BLOBS/$d" || true; } | cut -d: -f2 >>"$keep"
-  done
+      { grep -oE 'sha256:[0-9a-f]{64}' "$BLOBS/$d" || true; } | cut -d: -f2
+    true
+  done >>"$keep.more"
+  cat "$keep.more" >>"$keep"
   for f in "$BLOBS"/*; do
     [ -f "$f" ] || continue
     grep -qx "$(basename "$f")" "$keep" || rm -f "$f"

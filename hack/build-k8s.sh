@@ -117,7 +117,7 @@ modfile() {
 }
 
 build_kubernetes() {
-  local dir="$BUILD/kubernetes-v$VERSION" t0 kmod s
+  local dir="$BUILD/kubernetes-v$VERSION" t0 kmod
   mkdir -p "$dir"
   t0=$(date +%s)
   if [ ! -f "$dir/go.mod" ] || ! grep -q "k8s.io/kubernetes v$VERSION" "$dir/go.mod"; then

@@ -58,7 +58,8 @@ stop kubelet
 
 # 2. Pod sandboxes: stop and remove through CRI so the CNI plugin releases
 #    addresses and deletes veths and network namespaces.
-CRICTL=$(ls "$CX_BIN_DIR"/tools/crictl-*/crictl 2>/dev/null | tail -n1 || true)
+CRICTL=
+for c in "$CX_BIN_DIR"/tools/crictl-*/crictl; do [ -x "$c" ] && CRICTL=$c; done
 if pid_of containerd >/dev/null; then
   if [ -n "$CRICTL" ]; then
     cri=("$CRICTL" --runtime-endpoint "unix://$CONTAINERD_ADDRESS" --image-endpoint "unix://$CONTAINERD_ADDRESS" --timeout 30s)
@@ -89,18 +90,20 @@ for p in /proc/[0-9]*; do
   cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
   case "$cmd" in
     *containerd-shim*"-address $CONTAINERD_ADDRESS "*)
-      kill -KILL "${p#/proc/}" 2>/dev/null && log "killed leftover shim ${p#/proc/}" || true ;;
+      if kill -KILL "${p#/proc/}" 2>/dev/null; then log "killed leftover shim ${p#/proc/}"; fi ;;
   esac
 done
 
 # 5. network: our Pod network namespaces (new since cluster-up, addressed in
 #    our subnet), then the bridge.
 prefix=${CLUSTER_POD_SUBNET%.*/*}.
-for ns in $(ls /run/netns 2>/dev/null); do
+for nsp in /run/netns/*; do
+  [ -e "$nsp" ] || continue
+  ns=${nsp##*/}
   grep -qx "$ns" "$S/netns.before" 2>/dev/null && continue
   case "$ns" in cni-*) ;; *) continue ;; esac
   if ip -n "$ns" -4 -o addr show 2>/dev/null | grep -q " inet $prefix" || ! ip -n "$ns" -4 -o addr show 2>/dev/null | grep -q ' inet '; then
-    ip netns delete "$ns" 2>/dev/null && log "removed network namespace $ns" || true
+    if ip netns delete "$ns" 2>/dev/null; then log "removed network namespace $ns"; fi
   fi
 done
 if ip link show "$CLUSTER_BRIDGE" >/dev/null 2>&1; then
@@ -123,7 +126,9 @@ done
 if [ -f "$S/sysctl.saved" ]; then
   while IFS='=' read -r k v; do
     [ -n "$k" ] || continue
-    [ "$(sysctl -n "$k" 2>/dev/null)" = "$v" ] || { sysctl -q -w "$k=$v" >/dev/null && log "restored $k=$v"; }
+    if [ "$(sysctl -n "$k" 2>/dev/null)" != "$v" ]; then
+      if sysctl -q -w "$k=$v" >/dev/null; then log "restored $k=$v"; else log "WARNING: could not restore $k=$v"; fi
+    fi
   done <"$S/sysctl.saved"
   rm -f "$S/sysctl.saved"
 fi
@@ -142,7 +147,7 @@ if [ -f "$S/created-paths" ]; then
     [ -d "$p" ] || continue
     find "$p" -type s -delete 2>/dev/null || true   # stale sockets (kubelet.sock)
     find "$p" -depth -type d -empty -delete 2>/dev/null || true
-    [ -d "$p" ] && log "kept $p (not empty)"
+    if [ -d "$p" ]; then log "kept $p (not empty)"; fi
   done <"$S/created-paths"
   rm -f "$S/created-paths"
 fi

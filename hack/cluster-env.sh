@@ -1,7 +1,7 @@
 # Shared settings for hack/cluster-up.sh, hack/cluster-down.sh and
 # hack/build-image.sh. Sourced, not executed. Every value can be overridden
 # from the environment.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 
 CX_ROOT=${CX_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 
