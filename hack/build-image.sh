@@ -14,9 +14,12 @@
 #
 # Runner image = the layout of runner-image/Dockerfile: Debian bookworm
 # (minbase) with python3, python3-pandas, python3-numpy from Debian's
-# packages, built with debootstrap and cached as a layer tarball keyed by its
-# inputs; the runner (CGO_ENABLED=0) at /usr/local/bin/runner as entrypoint;
-# USER 65532. Every layer is cached by content hash, the image config and
+# packages (no recommends, apt lists removed, setuid/setgid bits stripped),
+# built with debootstrap and cached as a layer tarball keyed by its inputs;
+# the runner (CGO_ENABLED=0, -trimpath -s -w) at /usr/local/bin/runner as
+# entrypoint; USER 65532:65532; WORKDIR /tmp. Manager image = the root
+# Dockerfile's: /manager on a distroless-like base (passwd with nonroot
+# 65532, CA bundle, /tmp), USER 65532:65532. Every layer is cached by content hash, the image config and
 # manifest are deterministic, and an import is skipped when containerd already
 # has the same manifest digest.
 #
@@ -93,7 +96,7 @@ go_build() { # go_build <out> <pkg>
 # The Debian root filesystem layer, cached under a key made of its inputs.
 rootfs_layer() {
   local key cached t0
-  key=$(printf '%s\n' v2 "$DEBIAN_MIRROR" "$DEBIAN_SUITE" "$RUNNER_PACKAGES" "$NONROOT_UID" | sha256sum | cut -c1-16)
+  key=$(printf '%s\n' v3 "$DEBIAN_MIRROR" "$DEBIAN_SUITE" "$RUNNER_PACKAGES" "$NONROOT_UID" | sha256sum | cut -c1-16)
   cached="$IMAGE_CACHE_DIR/rootfs-$DEBIAN_SUITE-$key.layer"
   if [ -f "$cached" ]; then cat "$cached"; return; fi
   command -v debootstrap >/dev/null || {
@@ -113,15 +116,15 @@ rootfs_layer() {
   find "$rfs/usr/share/doc" -depth -type d -empty -delete 2>/dev/null || true
   find "$rfs/dev" -mindepth 1 -delete   # the runtime provides /dev
   find "$rfs" -name __pycache__ -type d -prune -exec rm -rf {} +
-  # the non-root user the Pod runs as (USER 65532 in runner-image/Dockerfile)
-  grep -q "^runner:" "$rfs/etc/passwd" ||
-    echo "runner:x:$NONROOT_UID:$NONROOT_UID:codeexec runner:/nonexistent:/usr/sbin/nologin" >>"$rfs/etc/passwd"
-  grep -q "^runner:" "$rfs/etc/group" || echo "runner:x:$NONROOT_UID:" >>"$rfs/etc/group"
+  # as runner-image/Dockerfile: no setuid or setgid binaries
+  find "$rfs" -xdev -perm /6000 -type f -exec chmod a-s {} +
   chmod 1777 "$rfs/tmp"
   tar_dir "$rfs" "$WORK/rootfs.tar"
   rm -rf "$rfs"
   add_blob "$WORK/rootfs.tar" >"$cached.tmp"
   mv "$cached.tmp" "$cached"
+  # older root filesystems (other inputs) go; prune_blobs then drops their blobs
+  find "$IMAGE_CACHE_DIR" -maxdepth 1 -name 'rootfs-*.layer' ! -path "$cached" -delete
   log "rootfs layer built in $(( $(date +%s) - t0 ))s ($(awk '{printf "%d MiB", $2/1048576}' "$cached"))"
   cat "$cached"
 }
@@ -179,8 +182,8 @@ write_image() {
   log "$ref: wrote $out (sha256:${md:0:12}, $(( $(stat -c %s "$out") / 1048576 )) MiB)"
 }
 
-config_json() { # config_json <user> <entrypoint-json> <env-json>
-  printf '{"architecture":"amd64","os":"linux","created":"1970-01-01T00:00:00Z","config":{"User":"%s","Entrypoint":%s,"Env":%s,"WorkingDir":"/"}}' "$1" "$2" "$3"
+config_json() { # config_json <user> <entrypoint-json> <env-json> [workdir]
+  printf '{"architecture":"amd64","os":"linux","created":"1970-01-01T00:00:00Z","config":{"User":"%s","Entrypoint":%s,"Env":%s,"WorkingDir":"%s"}}' "$1" "$2" "$3" "${4:-/}"
 }
 PATH_ENV='"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"'
 
@@ -199,7 +202,7 @@ build_runner() {
   go_build "$d/usr/local/bin/runner" ./cmd/runner
   layer=$(files_layer "$d")
   write_image runner "$RUNNER_IMAGE" \
-    "$(config_json "$NONROOT_UID:$NONROOT_UID" '["/usr/local/bin/runner"]' "[$PATH_ENV,\"LANG=C.UTF-8\",\"PYTHONDONTWRITEBYTECODE=1\"]")" \
+    "$(config_json "$NONROOT_UID:$NONROOT_UID" '["/usr/local/bin/runner"]' "[$PATH_ENV]" /tmp)" \
     "$base" "$layer"
 }
 
