@@ -82,6 +82,8 @@ command -v containerd >/dev/null || pkgs+=(containerd)
 command -v runc >/dev/null || pkgs+=(runc)
 [ -x /usr/lib/cni/bridge ] || pkgs+=(containernetworking-plugins)
 command -v openssl >/dev/null || pkgs+=(openssl)
+command -v curl >/dev/null || pkgs+=(curl)
+command -v ip >/dev/null || pkgs+=(iproute2)
 command -v debootstrap >/dev/null || pkgs+=(debootstrap)
 if [ ${#pkgs[@]} -gt 0 ]; then
   log "installing ${pkgs[*]} from Debian"
