@@ -18,15 +18,14 @@ type LogReader interface {
 // ClientsetLogReader is the LogReader of the manager.
 type ClientsetLogReader struct{ Clientset kubernetes.Interface }
 
-// logTailLines is how many lines at the end of the log are searched for
-// the result line; the runner prints its result last.
-const logTailLines = int64(20)
-
-// TailLog returns at most limitBytes of the last lines of the log.
+// TailLog returns at most limitBytes of the log from its start. The
+// runner writes little besides its result line, so a limit of the line's
+// announced size plus some slack holds it. (tailLines would count the
+// runtime's log records: containerd splits a long line into 16 KiB
+// partial records, and a tail of a few records cuts a large result.)
 func (l ClientsetLogReader) TailLog(ctx context.Context, namespace, pod, container string, limitBytes int64) ([]byte, error) {
-	tail := logTailLines
 	req := l.Clientset.CoreV1().Pods(namespace).GetLogs(pod, &corev1.PodLogOptions{
-		Container: container, TailLines: &tail, LimitBytes: &limitBytes,
+		Container: container, LimitBytes: &limitBytes,
 	})
 	rc, err := req.Stream(ctx)
 	if err != nil {

@@ -98,26 +98,16 @@ func Classify(o Observation, b Bounds) Verdict {
 			return Verdict{ReadResult: true, TerminationMessage: t.Message, PodName: pod.Name, StartTime: start}
 		}
 	}
-	if o.Job != nil {
-		if c := jobCondition(o.Job, batchv1.JobFailed); c != nil {
-			if c.Reason == batchv1.JobReasonDeadlineExceeded {
-				if start == nil {
-					return done(execv1.ReasonPodFailed, "the Pod did not start before the Job's deadline of %ds%s", deref(o.Job.Spec.ActiveDeadlineSeconds), waitingNote(cs))
-				}
-				return done(execv1.ReasonTimeout, "the Job's activeDeadlineSeconds (%ds) ended the execution", deref(o.Job.Spec.ActiveDeadlineSeconds))
-			}
-			if pod == nil {
-				return done(execv1.ReasonPodFailed, "the Job failed (%s): %s", c.Reason, c.Message)
-			}
+	failure := jobFailure(o.Job)
+	if failure != nil && failure.Reason == batchv1.JobReasonDeadlineExceeded {
+		if start == nil {
+			return done(execv1.ReasonPodFailed, "the Pod did not start before the Job's deadline of %ds%s", deref(o.Job.Spec.ActiveDeadlineSeconds), waitingNote(cs))
 		}
+		return done(execv1.ReasonTimeout, "the Job's activeDeadlineSeconds (%ds) ended the execution", deref(o.Job.Spec.ActiveDeadlineSeconds))
 	}
 	if pod == nil {
-		if o.Job != nil && jobHadPod(o.Job) {
-			gone := o.Now.Sub(lastJobChange(o.Job))
-			if gone >= b.PodVanished || jobFinished(o.Job) {
-				return done(execv1.ReasonPodFailed, "the Job's Pod vanished before the runner reported")
-			}
-			return Verdict{Reason: execv1.ReasonRunning, Message: "looking for the Job's Pod", RequeueAfter: b.PodVanished - gone}
+		if failure != nil {
+			return done(execv1.ReasonPodFailed, "the Job failed (%s): %s", failure.Reason, failure.Message)
 		}
 		if o.Job == nil {
 			return Verdict{Reason: execv1.ReasonPending, Message: "waiting for the Job"}
@@ -125,24 +115,45 @@ func Classify(o Observation, b Bounds) Verdict {
 		if ptrBool(o.Job.Spec.Suspend) {
 			return Verdict{Reason: execv1.ReasonQueued, Message: fmt.Sprintf("waiting for Kueue to admit Job %s (queue %s)", o.Job.Name, o.Job.Labels[LabelKueueQueueName])}
 		}
+		if jobHadPod(o.Job) {
+			gone := o.Now.Sub(lastJobChange(o.Job))
+			if gone >= b.PodVanished || jobFinished(o.Job) {
+				return done(execv1.ReasonPodFailed, "the Job's Pod vanished before the runner reported")
+			}
+			return Verdict{Reason: execv1.ReasonRunning, Message: "looking for the Job's Pod", RequeueAfter: b.PodVanished - gone}
+		}
 		return Verdict{Reason: execv1.ReasonPending, Message: "waiting for Job " + o.Job.Name + " to create its Pod"}
 	}
-	if cs != nil && cs.State.Terminated != nil {
+
+	// The Pod ended, or is going, without a report from the runner. The Job
+	// controller may be about to say why (it deletes the Pods of a Job past
+	// its deadline before it marks the Job failed): give it PodVanished to.
+	var ended string
+	var endedAt time.Time
+	switch {
+	case cs != nil && cs.State.Terminated != nil:
 		t := cs.State.Terminated
-		if o.Job != nil && jobCondition(o.Job, batchv1.JobFailed) != nil && t.ExitCode == 137 {
-			return done(execv1.ReasonPodFailed, "the runner was killed (exit 137) before it reported")
+		ended, endedAt = fmt.Sprintf("the runner exited with code %d (%s) without a result", t.ExitCode, t.Reason), t.FinishedAt.Time
+		if t.ExitCode == 137 {
+			ended = "the runner was killed (exit 137) before it reported"
 		}
-		return done(execv1.ReasonPodFailed, "the runner exited with code %d (%s) without a result", t.ExitCode, t.Reason)
+	case pod.Status.Phase == corev1.PodFailed:
+		ended, endedAt = fmt.Sprintf("the Pod failed: %s %s", pod.Status.Reason, pod.Status.Message), pod.CreationTimestamp.Time
+		if c := podCondition(pod, corev1.DisruptionTarget); c != nil {
+			endedAt = c.LastTransitionTime.Time
+		}
+	case pod.DeletionTimestamp != nil:
+		ended, endedAt = "the Pod was deleted before the runner reported", pod.DeletionTimestamp.Time
 	}
-	if pod.Status.Phase == corev1.PodFailed {
-		return done(execv1.ReasonPodFailed, "the Pod failed: %s %s", pod.Status.Reason, pod.Status.Message)
+	if ended != "" {
+		if failure != nil || jobFinished(o.Job) || o.Now.Sub(endedAt) >= b.PodVanished {
+			return done(execv1.ReasonPodFailed, "%s", ended)
+		}
+		return Verdict{Reason: execv1.ReasonRunning, Message: ended + "; waiting for the Job's verdict", StartTime: start,
+			RequeueAfter: b.PodVanished - o.Now.Sub(endedAt)}
 	}
-	if pod.DeletionTimestamp != nil {
-		return done(execv1.ReasonPodFailed, "the Pod was deleted before the runner reported")
-	}
-	if o.Job != nil && jobCondition(o.Job, batchv1.JobFailed) != nil {
-		c := jobCondition(o.Job, batchv1.JobFailed)
-		return done(execv1.ReasonPodFailed, "the Job failed (%s): %s", c.Reason, c.Message)
+	if failure != nil {
+		return done(execv1.ReasonPodFailed, "the Job failed (%s): %s", failure.Reason, failure.Message)
 	}
 	if cs != nil && cs.State.Waiting != nil && fatalWaiting[cs.State.Waiting.Reason] {
 		return done(execv1.ReasonPodFailed, "the runner container cannot start: %s: %s", cs.State.Waiting.Reason, cs.State.Waiting.Message)
@@ -162,6 +173,18 @@ func Classify(o Observation, b Bounds) Verdict {
 		return done(execv1.ReasonPodFailed, "the Pod did not start within %s%s", b.ContainerCreating, waitingNote(cs))
 	}
 	return Verdict{Reason: execv1.ReasonPending, Message: "the Pod is starting" + waitingNote(cs), RequeueAfter: b.ContainerCreating - waited}
+}
+
+// jobFailure returns the Job's Failed condition, or its FailureTarget
+// condition, which the Job controller sets before it terminates the Pods.
+func jobFailure(job *batchv1.Job) *batchv1.JobCondition {
+	if job == nil {
+		return nil
+	}
+	if c := jobCondition(job, batchv1.JobFailed); c != nil {
+		return c
+	}
+	return jobCondition(job, batchv1.JobFailureTarget)
 }
 
 // ResultVerdict turns the runner's summary and result (or the error of

@@ -62,6 +62,13 @@ func waiting(reason string) func(*corev1.Pod) {
 	return runnerState(corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: "details"}})
 }
 
+func deletedPod() []corev1.Pod {
+	return testPod(func(p *corev1.Pod) {
+		runnerState(corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: started}})(p)
+		p.DeletionTimestamp = ptr.To(metav1.NewTime(t0.Add(4 * time.Second)))
+	})
+}
+
 func TestClassify(t *testing.T) {
 	b := DefaultBounds()
 	cases := map[string]struct {
@@ -126,11 +133,18 @@ func TestClassify(t *testing.T) {
 			obs:  Observation{Job: testJob(), Pods: testPod(waiting("CreateContainerConfigError")), Now: t0.Add(3 * time.Second)},
 			want: Verdict{Done: true, Reason: execv1.ReasonPodFailed, Message: "the runner container cannot start: CreateContainerConfigError: details"},
 		},
-		"evicted": {
-			obs: Observation{Job: testJob(), Pods: testPod(func(p *corev1.Pod) {
+		"evicted, the job failed": {
+			obs: Observation{Job: failedJob("BackoffLimitExceeded"), Pods: testPod(func(p *corev1.Pod) {
 				p.Status.Phase, p.Status.Reason, p.Status.Message = corev1.PodFailed, "Evicted", "node low on memory"
 			}), Now: t0},
 			want: Verdict{Done: true, Reason: execv1.ReasonPodFailed, Message: "the Pod failed: Evicted node low on memory"},
+		},
+		"evicted, waiting for the job's verdict": {
+			obs: Observation{Job: testJob(), Pods: testPod(func(p *corev1.Pod) {
+				p.Status.Phase, p.Status.Reason, p.Status.Message = corev1.PodFailed, "Evicted", "node low on memory"
+			}), Now: t0.Add(11 * time.Second)},
+			want: Verdict{Reason: execv1.ReasonRunning, Message: "the Pod failed: Evicted node low on memory; waiting for the Job's verdict",
+				RequeueAfter: 20 * time.Second},
 		},
 		"unschedulable within the bound": {
 			obs: Observation{Job: testJob(), Pods: testPod(func(p *corev1.Pod) {
@@ -146,12 +160,25 @@ func TestClassify(t *testing.T) {
 			}), Now: t0.Add(time.Hour)},
 			want: Verdict{Done: true, Reason: execv1.ReasonPodFailed, Message: "the Pod was unschedulable for 2m0s: 0/1 nodes"},
 		},
-		"pod deleted mid-run": {
-			obs: Observation{Job: testJob(), Pods: testPod(func(p *corev1.Pod) {
-				runnerState(corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: started}})(p)
-				p.DeletionTimestamp = ptr.To(metav1.NewTime(t0.Add(4 * time.Second)))
-			}), Now: t0.Add(5 * time.Second)},
+		"pod deleted mid-run: the job's verdict first": {
+			obs: Observation{Job: testJob(), Pods: deletedPod(), Now: t0.Add(5 * time.Second)},
+			want: Verdict{Reason: execv1.ReasonRunning, Message: "the Pod was deleted before the runner reported; waiting for the Job's verdict",
+				StartTime: &started, RequeueAfter: 29 * time.Second},
+		},
+		"pod deleted mid-run, the job failed": {
+			obs:  Observation{Job: failedJob("BackoffLimitExceeded"), Pods: deletedPod(), Now: t0.Add(5 * time.Second)},
 			want: Verdict{Done: true, Reason: execv1.ReasonPodFailed, Message: "the Pod was deleted before the runner reported", StartTime: &started},
+		},
+		"pod deleted mid-run, no verdict within the bound": {
+			obs:  Observation{Job: testJob(), Pods: deletedPod(), Now: t0.Add(time.Minute)},
+			want: Verdict{Done: true, Reason: execv1.ReasonPodFailed, Message: "the Pod was deleted before the runner reported", StartTime: &started},
+		},
+		"pod deleted by the job controller past its deadline": {
+			obs: Observation{Job: func() *batchv1.Job {
+				j := testJob(batchv1.JobCondition{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonDeadlineExceeded})
+				return j
+			}(), Pods: deletedPod(), Now: t0.Add(5 * time.Second)},
+			want: Verdict{Done: true, Reason: execv1.ReasonTimeout, Message: "the Job's activeDeadlineSeconds (45s) ended the execution", StartTime: &started},
 		},
 		"pod vanished and the job failed": {
 			obs:  Observation{Job: failedJob("BackoffLimitExceeded"), Now: t0.Add(time.Minute)},

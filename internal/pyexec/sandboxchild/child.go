@@ -95,6 +95,10 @@ func childMain(specJSON string) {
 		fail("pyexec helper: %v", err)
 	}
 	runtime.LockOSThread()
+	nproc := unix.Rlimit{Cur: s.NProc, Max: s.NProc}
+	if _, _, e := syscall.RawSyscall(syscall.SYS_SETRLIMIT, unix.RLIMIT_NPROC, uintptr(unsafe.Pointer(&nproc)), 0); e != 0 {
+		rawFail("pyexec helper: setrlimit RLIMIT_NPROC failed, errno ", e)
+	}
 	as := unix.Rlimit{Cur: s.AS, Max: s.AS}
 	if _, _, e := syscall.RawSyscall(syscall.SYS_SETRLIMIT, unix.RLIMIT_AS, uintptr(unsafe.Pointer(&as)), 0); e != 0 {
 		rawFail("pyexec helper: setrlimit RLIMIT_AS failed, errno ", e)
@@ -166,8 +170,11 @@ func prepareChild(s Spec) error {
 		{"RLIMIT_NOFILE", unix.RLIMIT_NOFILE, s.NoFile, s.NoFile},
 		{"RLIMIT_FSIZE", unix.RLIMIT_FSIZE, s.FSize, s.FSize},
 		{"RLIMIT_CPU", unix.RLIMIT_CPU, s.CPUSoft, s.CPUHard},
-		{"RLIMIT_NPROC", unix.RLIMIT_NPROC, s.NProc, s.NProc},
-		// RLIMIT_AS comes last, in childMain, right before the exec.
+		// RLIMIT_NPROC and RLIMIT_AS come last, in childMain, right before
+		// the exec: without a uid of its own (in a Pod) the sandbox uid is
+		// shared by every sandbox on the node, whose threads count against
+		// the same RLIMIT_NPROC, so the Go helper must not need a new
+		// thread once it applies.
 	}
 	for _, l := range limits {
 		if err := unix.Setrlimit(l.res, &unix.Rlimit{Cur: l.soft, Max: l.max}); err != nil {
