@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -88,13 +89,15 @@ func Classify(o Observation, b Bounds) Verdict {
 	}
 
 	// The runner finished: its own report comes first, except that an OOM
-	// kill by the kernel is the truth about memory.
+	// kill by the kernel is the truth about memory, and that a runner
+	// stopped by the deletion of its Pod (by a user, an eviction, or the Job
+	// controller past the deadline) reports only that it was stopped.
 	if cs != nil && cs.State.Terminated != nil {
 		t := cs.State.Terminated
 		switch {
 		case t.Reason == "OOMKilled":
 			return done(execv1.ReasonMemoryLimitExceeded, "the container was OOM-killed at its memory limit of %s", memoryLimit(pod))
-		case t.Message != "":
+		case t.Message != "" && (!stoppedByDeletion(pod, t) || summaryReason(t.Message) == string(execv1.ReasonCompleted)):
 			return Verdict{ReadResult: true, TerminationMessage: t.Message, PodName: pod.Name, StartTime: start}
 		}
 	}
@@ -131,6 +134,8 @@ func Classify(o Observation, b Bounds) Verdict {
 	var ended string
 	var endedAt time.Time
 	switch {
+	case cs != nil && cs.State.Terminated != nil && pod.DeletionTimestamp != nil:
+		ended, endedAt = "the Pod was deleted before the runner finished", pod.DeletionTimestamp.Time
 	case cs != nil && cs.State.Terminated != nil:
 		t := cs.State.Terminated
 		ended, endedAt = fmt.Sprintf("the runner exited with code %d (%s) without a result", t.ExitCode, t.Reason), t.FinishedAt.Time
@@ -173,6 +178,30 @@ func Classify(o Observation, b Bounds) Verdict {
 		return done(execv1.ReasonPodFailed, "the Pod did not start within %s%s", b.ContainerCreating, waitingNote(cs))
 	}
 	return Verdict{Reason: execv1.ReasonPending, Message: "the Pod is starting" + waitingNote(cs), RequeueAfter: b.ContainerCreating - waited}
+}
+
+// stoppedByDeletion reports whether the Pod's deletion was requested before
+// the runner container ended (timestamps have one-second resolution).
+func stoppedByDeletion(pod *corev1.Pod, t *corev1.ContainerStateTerminated) bool {
+	if pod.DeletionTimestamp == nil {
+		return false
+	}
+	requested := pod.DeletionTimestamp.Time
+	if pod.DeletionGracePeriodSeconds != nil {
+		requested = requested.Add(-time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second)
+	}
+	return !t.FinishedAt.Time.Before(requested)
+}
+
+// summaryReason reads the reason of a runner summary, "" if there is none.
+func summaryReason(msg string) string {
+	var s struct {
+		Reason string `json:"reason"`
+	}
+	if len(msg) > maxTerminationMessage || json.Unmarshal([]byte(msg), &s) != nil {
+		return ""
+	}
+	return s.Reason
 }
 
 // jobFailure returns the Job's Failed condition, or its FailureTarget

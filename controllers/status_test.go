@@ -69,6 +69,19 @@ func deletedPod() []corev1.Pod {
 	})
 }
 
+func deletedWhileRunning(summary string, finishedAfterDelete bool) []corev1.Pod {
+	return testPod(func(p *corev1.Pod) {
+		finished := t0.Add(3 * time.Second)
+		if finishedAfterDelete {
+			finished = t0.Add(5 * time.Second)
+		}
+		runnerState(corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+			ExitCode: 1, Message: summary, StartedAt: started, FinishedAt: metav1.NewTime(finished)}})(p)
+		p.DeletionTimestamp = ptr.To(metav1.NewTime(t0.Add(6 * time.Second)))
+		p.DeletionGracePeriodSeconds = ptr.To(int64(2))
+	})
+}
+
 func TestClassify(t *testing.T) {
 	b := DefaultBounds()
 	cases := map[string]struct {
@@ -159,6 +172,18 @@ func TestClassify(t *testing.T) {
 					Reason: corev1.PodReasonUnschedulable, Message: "0/1 nodes", LastTransitionTime: metav1.NewTime(t0)}}
 			}), Now: t0.Add(time.Hour)},
 			want: Verdict{Done: true, Reason: execv1.ReasonPodFailed, Message: "the Pod was unschedulable for 2m0s: 0/1 nodes"},
+		},
+		"runner stopped by the pod's deletion: its report is not the outcome": {
+			obs:  Observation{Job: failedJob("BackoffLimitExceeded"), Pods: deletedWhileRunning(`{"reason":"InternalError"}`, true), Now: t0.Add(7 * time.Second)},
+			want: Verdict{Done: true, Reason: execv1.ReasonPodFailed, Message: "the Pod was deleted before the runner finished", StartTime: &started},
+		},
+		"runner finished before the pod's deletion: its report stands": {
+			obs:  Observation{Job: testJob(), Pods: deletedWhileRunning(`{"reason":"RuntimeError"}`, false), Now: t0.Add(7 * time.Second)},
+			want: Verdict{ReadResult: true, TerminationMessage: `{"reason":"RuntimeError"}`, PodName: "p", StartTime: &started},
+		},
+		"a completed report stands even if the pod went at the same second": {
+			obs:  Observation{Job: testJob(), Pods: deletedWhileRunning(`{"reason":"Completed"}`, true), Now: t0.Add(7 * time.Second)},
+			want: Verdict{ReadResult: true, TerminationMessage: `{"reason":"Completed"}`, PodName: "p", StartTime: &started},
 		},
 		"pod deleted mid-run: the job's verdict first": {
 			obs: Observation{Job: testJob(), Pods: deletedPod(), Now: t0.Add(5 * time.Second)},

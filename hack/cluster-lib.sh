@@ -1,0 +1,46 @@
+# Helpers shared by hack/demo.sh and hack/test-e2e.sh. Sourced.
+# shellcheck shell=bash
+
+HERE=${HERE:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
+# shellcheck source=hack/cluster-env.sh
+. "$HERE/cluster-env.sh"
+K="$("$HERE/build-k8s.sh" --print-dir)/kubectl"
+LOCAL_CLUSTER=0
+
+say() { printf '[%s %s] %s\n' "$(basename "$0" .sh)" "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+# use_or_start_cluster: use the cluster KUBECONFIG points at when it
+# answers; otherwise bring the local one up (LOCAL_CLUSTER=1).
+use_or_start_cluster() {
+  "$HERE/build-k8s.sh" kubectl >&2
+  if [ -n "${KUBECONFIG:-}" ] && "$K" get --raw /readyz >/dev/null 2>&1; then
+    say "using the cluster KUBECONFIG points at ($KUBECONFIG)"
+    return
+  fi
+  say "no cluster answers: bringing the local single-node cluster up"
+  eval "$("$HERE/cluster-up.sh")"
+  export KUBECONFIG
+  LOCAL_CLUSTER=1
+}
+
+# host_address prints the host's address on the local cluster's Pod bridge
+# (the first address of the Pod subnet, which host-local IPAM never hands
+# to a Pod), creating the bridge and the address when missing. Pods reach
+# the host there and nowhere else: the bridge has no gateway and no
+# masquerade. hack/cluster-down.sh removes the bridge.
+host_address() {
+  local net=${CLUSTER_POD_SUBNET%/*} bits=${CLUSTER_POD_SUBNET#*/}
+  local addr=${CLUSTER_HOST_ADDRESS:-${net%.*}.$(( ${net##*.} + 1 ))}
+  ip link show "$CLUSTER_BRIDGE" >/dev/null 2>&1 || ip link add "$CLUSTER_BRIDGE" type bridge
+  ip link set "$CLUSTER_BRIDGE" up
+  ip -4 addr show dev "$CLUSTER_BRIDGE" | grep -q "inet $addr/" || ip addr add "$addr/$bits" dev "$CLUSTER_BRIDGE"
+  echo "$addr"
+}
+
+# install_crds applies the CRDs and the admission policy and waits for them.
+install_crds() {
+  "$K" apply --server-side -f "$CX_ROOT/config/crd/bases" >&2
+  "$K" wait --for=condition=established --timeout=60s \
+    crd/codeexecutions.execution.codeexec.io crd/executionpolicies.execution.codeexec.io >&2
+  "$K" apply --server-side -f "$CX_ROOT/config/admission/execution-policy.yaml" >&2
+}
