@@ -62,6 +62,18 @@ envtest: ## Build kube-apiserver, etcd and kubectl from the Go module proxy into
 test: deps manifests generate envtest ## Run all unit, runner and control-plane tests.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test ./... -count=1 -timeout 30m
 
+.PHONY: test-e2e
+test-e2e: deps ## End-to-end tests on a real node: the cluster KUBECONFIG points at, or a local one brought up and down.
+	hack/test-e2e.sh
+
+.PHONY: bench-e2e
+bench-e2e: deps ## 20 executions against 20 bare Jobs on the local cluster (prints, does not assert).
+	hack/test-e2e.sh -run '^$$' -bench BenchmarkExecutionsVsBareJobs -benchtime 1x
+
+.PHONY: demo
+demo: deps ## Run a Python, a SQL and a JSX execution end to end on a real cluster and print the results (KEEP=1 keeps it).
+	hack/demo.sh
+
 .PHONY: bench-controller
 bench-controller: envtest ## Time 500 CodeExecutions to 500 Jobs against 500 plain Job creates (prints, does not assert).
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test ./test/integration/ -run '^$$' -bench BenchmarkControllerVsPlainJobs -benchtime 1x -count 1 -timeout 20m
