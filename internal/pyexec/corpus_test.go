@@ -333,7 +333,12 @@ func TestUnprivileged(t *testing.T) {
 	if err := os.Chown(home, uid, gid); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(t.Context(), bin, "-test.run=^(TestCorpus|TestUnprivilegedSaysSo|TestDefaultLimits)$", "-test.timeout=5m", "-test.v")
+	// One program at a time: without privilege every run shares uid 65534
+	// and one PID namespace, so an attack that signals every process it
+	// may (kill -1) would reach its siblings. In a Pod each execution has
+	// a PID namespace of its own.
+	cmd := exec.CommandContext(t.Context(), bin, "-test.run=^(TestCorpus|TestUnprivilegedSaysSo|TestDefaultLimits)$",
+		"-test.timeout=5m", "-test.v", "-test.parallel=1")
 	cmd.Dir = home
 	cmd.Env = []string{
 		"PATH=/usr/local/bin:/usr/bin:/bin",
