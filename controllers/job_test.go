@@ -229,7 +229,7 @@ func TestChildNames(t *testing.T) {
 					t.Errorf("%q is %d characters, over 63", n, len(n))
 				}
 			}
-			if JobName(tc.name, "u1") != JobName(tc.name, "u1") {
+			if first, again := JobName(tc.name, "u1"), JobName(tc.name, "u1"); first != again {
 				t.Error("JobName is not deterministic")
 			}
 			if JobName(tc.name, "u1") == JobName(tc.name, "u2") {

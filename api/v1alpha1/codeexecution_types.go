@@ -322,7 +322,3 @@ type CodeExecutionList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []CodeExecution `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&CodeExecution{}, &CodeExecutionList{})
-}

@@ -140,7 +140,3 @@ type ExecutionPolicyList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []ExecutionPolicy `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&ExecutionPolicy{}, &ExecutionPolicyList{})
-}

@@ -42,7 +42,7 @@ func main() {
 		for {
 			start := time.Now()
 			for i := 0; i < n; i++ {
-				g.Check(r.SQL)
+				_, _ = g.Check(r.SQL)
 			}
 			if time.Since(start) >= *minBatch {
 				break
@@ -53,7 +53,7 @@ func main() {
 		for range *reps {
 			start := time.Now()
 			for i := 0; i < n; i++ {
-				g.Check(r.SQL)
+				_, _ = g.Check(r.SQL)
 			}
 			batches = append(batches, float64(time.Since(start).Nanoseconds())/float64(n))
 		}

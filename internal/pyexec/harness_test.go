@@ -145,7 +145,6 @@ func corpusOptionsFor(corpus string, p program) Options {
 // fixtures are the observable effects around attack runs.
 type fixtures struct {
 	secret string
-	victim string
 	mu     sync.Mutex
 	hits   []string
 	closes []func()

@@ -129,7 +129,7 @@ func parseRun(args []string, stdin io.Reader, stderr io.Writer) (Config, string,
 	if c.Language == SQL && !c.DryRun && c.DSNFile == "" {
 		return Config{}, "", errors.New("--language sql needs --dsn-file (or --dry-run)")
 	}
-	var r io.Reader = stdin
+	r := stdin
 	if file != "" {
 		f, err := os.Open(file)
 		if err != nil {

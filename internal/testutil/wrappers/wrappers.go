@@ -25,7 +25,7 @@ func MakeCodeExecution(name, ns string) *CodeExecutionWrapper {
 }
 
 // Obj returns the object.
-func (w *CodeExecutionWrapper) Obj() *execv1.CodeExecution { return w.CodeExecution.DeepCopy() }
+func (w *CodeExecutionWrapper) Obj() *execv1.CodeExecution { return w.DeepCopy() }
 
 // UID sets the UID (unit tests; the API server sets it otherwise).
 func (w *CodeExecutionWrapper) UID(uid string) *CodeExecutionWrapper {
