@@ -34,7 +34,7 @@ func olderThan(a, b *execv1.CodeExecution) bool {
 	return a.Name < b.Name
 }
 
-// quotaResources maps the quota names that a sandbox Pod uses to its
+// quotaRequest maps the quota names that a sandbox Pod uses to its
 // per-Pod amount.
 func quotaRequest(l execv1.ExecutionLimits) map[corev1.ResourceName]resource.Quantity {
 	one := resource.MustParse("1")
@@ -72,16 +72,14 @@ func QuotaShortfall(quotas []corev1.ResourceQuota, l execv1.ExecutionLimits) str
 			if !ok {
 				continue
 			}
-			used := q.Status.Used[name]
+			used, need := q.Status.Used[name], req[name]
 			want := used.DeepCopy()
-			want.Add(req[name])
+			want.Add(need)
 			if want.Cmp(hard) > 0 {
 				return fmt.Sprintf("waiting for quota: ResourceQuota %s has %s used %s of %s, and the execution needs %s",
-					q.Name, name, used.String(), hard.String(), ptrQ(req[name]))
+					q.Name, name, used.String(), hard.String(), need.String())
 			}
 		}
 	}
 	return ""
 }
-
-func ptrQ(q resource.Quantity) string { return q.String() }

@@ -46,7 +46,7 @@ func ParseSummary(msg string, maxOutputBytes int64) (result.Summary, error) {
 		return s, fmt.Errorf("the termination message is not a runner summary: %w", err)
 	}
 	if !result.IsRunnerReason(s.Reason) {
-		return s, fmt.Errorf("the termination message has unknown reason %q", truncate(string(s.Reason), 64))
+		return s, fmt.Errorf("the termination message has unknown reason %q", result.TruncateUTF8(string(s.Reason), 64))
 	}
 	if s.Succeeded != (s.Reason == result.Completed) {
 		return s, fmt.Errorf("the termination message says succeeded=%t with reason %s", s.Succeeded, s.Reason)
@@ -99,5 +99,3 @@ func ParseResultLog(log []byte, s result.Summary, maxOutputBytes int64) (result.
 	}
 	return r, nil
 }
-
-func truncate(s string, n int) string { return result.TruncateUTF8(s, n) }

@@ -8,6 +8,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	execv1 "github.com/codeexec/codeexec-operator/api/v1alpha1"
 	"github.com/codeexec/codeexec-operator/internal/result"
@@ -104,9 +105,9 @@ func Classify(o Observation, b Bounds) Verdict {
 	failure := jobFailure(o.Job)
 	if failure != nil && failure.Reason == batchv1.JobReasonDeadlineExceeded {
 		if start == nil {
-			return done(execv1.ReasonPodFailed, "the Pod did not start before the Job's deadline of %ds%s", deref(o.Job.Spec.ActiveDeadlineSeconds), waitingNote(cs))
+			return done(execv1.ReasonPodFailed, "the Pod did not start before the Job's deadline of %ds%s", ptr.Deref(o.Job.Spec.ActiveDeadlineSeconds, 0), waitingNote(cs))
 		}
-		return done(execv1.ReasonTimeout, "the Job's activeDeadlineSeconds (%ds) ended the execution", deref(o.Job.Spec.ActiveDeadlineSeconds))
+		return done(execv1.ReasonTimeout, "the Job's activeDeadlineSeconds (%ds) ended the execution", ptr.Deref(o.Job.Spec.ActiveDeadlineSeconds, 0))
 	}
 	if pod == nil {
 		if failure != nil {
@@ -115,7 +116,7 @@ func Classify(o Observation, b Bounds) Verdict {
 		if o.Job == nil {
 			return Verdict{Reason: execv1.ReasonPending, Message: "waiting for the Job"}
 		}
-		if ptrBool(o.Job.Spec.Suspend) {
+		if ptr.Deref(o.Job.Spec.Suspend, false) {
 			return Verdict{Reason: execv1.ReasonQueued, Message: fmt.Sprintf("waiting for Kueue to admit Job %s (queue %s)", o.Job.Name, o.Job.Labels[LabelKueueQueueName])}
 		}
 		if jobHadPod(o.Job) {
@@ -310,12 +311,3 @@ func ptrTime(t metav1.Time) *metav1.Time {
 	}
 	return &t
 }
-
-func deref(p *int64) int64 {
-	if p == nil {
-		return 0
-	}
-	return *p
-}
-
-func ptrBool(b *bool) bool { return b != nil && *b }

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -150,7 +151,7 @@ func parseRun(args []string, stdin io.Reader, stderr io.Writer) (Config, string,
 }
 
 func writeSummary(path string, res result.ExecutionResult, line []byte) error {
-	b, err := jsonMarshal(result.Summarize(res, line))
+	b, err := json.Marshal(result.Summarize(res, line))
 	if err != nil {
 		return err
 	}

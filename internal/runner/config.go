@@ -7,6 +7,8 @@ package runner
 
 import (
 	"time"
+
+	"github.com/codeexec/codeexec-operator/internal/pyexec"
 )
 
 // Language names the kind of code to run, as on the command line.
@@ -72,12 +74,14 @@ type Config struct {
 	NoWallClock bool
 }
 
-// Defaults used when a Config field is zero.
+// Defaults used when a Config field is zero. The limits Python shares
+// with the other languages are pyexec's, so that the two layers cannot
+// drift apart.
 const (
-	DefaultTimeout        = 30 * time.Second
-	DefaultMemoryBytes    = 512 << 20
-	DefaultMaxOutputBytes = 1 << 20
-	DefaultMaxStreamBytes = 1 << 20
+	DefaultTimeout        = pyexec.DefaultTimeout
+	DefaultMemoryBytes    = pyexec.DefaultMemoryBytes
+	DefaultMaxOutputBytes = pyexec.DefaultMaxOutputBytes
+	DefaultMaxStreamBytes = pyexec.DefaultMaxStreamBytes
 	DefaultMaxRows        = 1000
 	DefaultPython         = "python3"
 )

@@ -89,5 +89,3 @@ func readBounded(path string, max int64) ([]byte, error) {
 	}
 	return b, nil
 }
-
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
