@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -53,4 +54,28 @@ func ResultStatus(ce *execv1.CodeExecution, payload []byte, truncated bool) (*ex
 		Immutable:  ptr.To(true),
 	}
 	return st, cm, nil
+}
+
+// maxStoredResult bounds what DecodeStoredResult inflates.
+const maxStoredResult = 8 << 20
+
+// DecodeStoredResult returns the result held by a result ConfigMap that
+// ResultStatus built, checking it against the sha256 it was stored with.
+func DecodeStoredResult(cm *corev1.ConfigMap) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(cm.BinaryData[execv1.ResultConfigMapKey]))
+	if err != nil {
+		return nil, fmt.Errorf("ConfigMap %s: %s is not gzip: %w", cm.Name, execv1.ResultConfigMapKey, err)
+	}
+	b, err := io.ReadAll(io.LimitReader(zr, maxStoredResult+1))
+	if err != nil {
+		return nil, fmt.Errorf("ConfigMap %s: %w", cm.Name, err)
+	}
+	if len(b) > maxStoredResult {
+		return nil, fmt.Errorf("ConfigMap %s: the result inflates past %d bytes", cm.Name, maxStoredResult)
+	}
+	sum := sha256.Sum256(b)
+	if want := cm.Annotations[execv1.AnnotationResultSHA256]; want != hex.EncodeToString(sum[:]) {
+		return nil, fmt.Errorf("ConfigMap %s: the result does not match its sha256", cm.Name)
+	}
+	return b, nil
 }

@@ -7,13 +7,10 @@
 package main
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,6 +30,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	execv1 "github.com/codeexec/codeexec-operator/api/v1alpha1"
+	"github.com/codeexec/codeexec-operator/controllers"
 	"github.com/codeexec/codeexec-operator/internal/testutil/mariadb"
 )
 
@@ -268,11 +266,7 @@ func resultOf(ctx context.Context, c client.Client, ce *execv1.CodeExecution) ([
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ce.Namespace, Name: r.ConfigMapName}, cm); err != nil {
 		return nil, err
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(cm.BinaryData[execv1.ResultConfigMapKey]))
-	if err != nil {
-		return nil, err
-	}
-	return io.ReadAll(zr)
+	return controllers.DecodeStoredResult(cm)
 }
 
 func step(format string, args ...any) {

@@ -4,13 +4,11 @@ package e2e
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -25,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	execv1 "github.com/codeexec/codeexec-operator/api/v1alpha1"
+	"github.com/codeexec/codeexec-operator/controllers"
 	"github.com/codeexec/codeexec-operator/internal/testutil/mariadb"
 	"github.com/codeexec/codeexec-operator/internal/testutil/wrappers"
 )
@@ -87,11 +86,7 @@ func resultOf(t *testing.T, ce *execv1.CodeExecution) []byte {
 	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ce.Namespace, Name: r.ConfigMapName}, cm); err != nil {
 		t.Fatal(err)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(cm.BinaryData[execv1.ResultConfigMapKey]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(zr)
+	b, err := controllers.DecodeStoredResult(cm)
 	if err != nil {
 		t.Fatal(err)
 	}

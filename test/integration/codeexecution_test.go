@@ -2,13 +2,11 @@ package integration
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -313,11 +311,10 @@ func TestLargeResultLandsWholeInOwnedConfigMap(t *testing.T) {
 	if !metav1.IsControlledBy(cm, ce) {
 		t.Error("the result ConfigMap is not owned by the CodeExecution")
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(cm.BinaryData[execv1.ResultConfigMapKey]))
+	got, err := controllers.DecodeStoredResult(cm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _ := io.ReadAll(zr)
 	if !bytes.Equal(got, payload) {
 		t.Errorf("the stored result (%d bytes) differs from the runner's (%d bytes)", len(got), len(payload))
 	}
