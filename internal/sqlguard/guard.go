@@ -89,6 +89,11 @@ type Policy struct {
 	// AllowShow lets SHOW, DESCRIBE and EXPLAIN (never EXPLAIN ANALYZE,
 	// which runs the statement) through.
 	AllowShow bool
+	// Dialect is the server the statement is for: it decides which
+	// functions are built-ins and which character sets and collations
+	// exist. The zero value (not known) allows what MariaDB 10.11 or
+	// MySQL 8.0 has; the executor checks again for the server it reached.
+	Dialect Dialect
 }
 
 func (p Policy) withDefaults() Policy {
@@ -132,6 +137,10 @@ type Statement struct {
 	// LimitClamped says the guard added the outer LIMIT or lowered it to
 	// MaxRows: a result of MaxRows rows may then have had more.
 	LimitClamped bool
+	// Functions are the names (lower case) of the functions SQL calls, as
+	// printed in SQL, each once: the executor refuses the statement when
+	// one of them is also the name of a stored routine of the database.
+	Functions []string
 }
 
 // Refusal is the error Check returns for SQL that may not run.
@@ -243,7 +252,45 @@ func (g *Guard) Check(sql string) (st Statement, err error) {
 	default:
 		return Statement{}, violation("more than one statement (stacked statements are refused)")
 	}
-	return g.checkStatement(real[0], sql)
+	st, err = g.checkStatement(real[0], sql)
+	if err != nil {
+		return Statement{}, err
+	}
+	text, _, err := g.print(real[0])
+	if err != nil {
+		return Statement{}, err
+	}
+	funcs, err := g.roundTrip(text, st)
+	if err != nil {
+		return Statement{}, err
+	}
+	st.SQL, st.Functions = text, funcs
+	return st, nil
+}
+
+// roundTrip checks the text to send by construction: parsed again, it is
+// one statement of the same kind that passes the guard again with nothing
+// left to change, and prints to exactly the same text. Whatever vitess
+// printed differently from what it checked (a raw string, a keyword read
+// as a function, a comment opener, ...) fails here. The function names
+// checked are those of this second printing, taken from the text sent.
+func (g *Guard) roundTrip(text string, st Statement) ([]string, error) {
+	again, err := g.parser.Parse(text)
+	if err != nil {
+		return nil, violation("the statement the guard regenerated does not parse back (refused: what is sent must be what was checked)")
+	}
+	st2, err := g.checkStatement(again, text)
+	if err != nil {
+		return nil, violation("the statement the guard regenerated does not pass the guard again: %v", err)
+	}
+	text2, funcs, err := g.print(again)
+	if err != nil {
+		return nil, violation("the statement the guard regenerated does not pass the guard again: %v", err)
+	}
+	if text2 != text || st2.Kind != st.Kind || st2.Limit != st.Limit || st2.LimitClamped {
+		return nil, violation("the statement the guard regenerated does not read back as itself (refused: what is sent must be what was checked)")
+	}
+	return uniq(funcs), nil
 }
 
 // lexicalCheck enforces the bounds and refuses what vitess and MariaDB read
@@ -353,7 +400,7 @@ func (g *Guard) checkStatement(stmt sqlparser.Statement, sql string) (Statement,
 		if _, ok := s.(*sqlparser.Union); ok {
 			kind = KindUnion
 		}
-		return Statement{SQL: sqlparser.String(ts), Kind: kind, Limit: n, LimitClamped: clamped}, nil
+		return Statement{Kind: kind, Limit: n, LimitClamped: clamped}, nil
 	case *sqlparser.Show:
 		if !g.policy.AllowShow {
 			return Statement{}, violation("SHOW is not allowed by the policy")
@@ -361,7 +408,7 @@ func (g *Guard) checkStatement(stmt sqlparser.Statement, sql string) (Statement,
 		if err := g.checkShow(s); err != nil {
 			return Statement{}, err
 		}
-		return Statement{SQL: sqlparser.String(s), Kind: KindShow}, nil
+		return Statement{Kind: KindShow}, nil
 	case *sqlparser.ExplainTab:
 		if !g.policy.AllowShow {
 			return Statement{}, violation("DESCRIBE is not allowed by the policy")
@@ -372,7 +419,7 @@ func (g *Guard) checkStatement(stmt sqlparser.Statement, sql string) (Statement,
 		if s.Wild != "" {
 			return Statement{}, violation("DESCRIBE with a column pattern")
 		}
-		return Statement{SQL: sqlparser.String(s), Kind: KindDescribe}, nil
+		return Statement{Kind: KindDescribe}, nil
 	case *sqlparser.ExplainStmt:
 		if !g.policy.AllowShow {
 			return Statement{}, violation("EXPLAIN is not allowed by the policy")
@@ -390,7 +437,7 @@ func (g *Guard) checkStatement(stmt sqlparser.Statement, sql string) (Statement,
 			return Statement{}, err
 		}
 		s.Comments = nil
-		return Statement{SQL: sqlparser.String(s), Kind: KindExplain}, nil
+		return Statement{Kind: KindExplain}, nil
 	case *sqlparser.ValuesStatement:
 		// A table of literals (MySQL 8 VALUES ROW(...)): allowed with the
 		// SHOW policy, its expressions checked, its LIMIT clamped.
@@ -412,7 +459,7 @@ func (g *Guard) checkStatement(stmt sqlparser.Statement, sql string) (Statement,
 			s.Limit = &sqlparser.Limit{Offset: off, Rowcount: sqlparser.NewIntLiteral(strconv.FormatUint(g.policy.MaxRows, 10))}
 			n = g.policy.MaxRows
 		}
-		return Statement{SQL: sqlparser.String(s), Kind: KindValues, Limit: n}, nil
+		return Statement{Kind: KindValues, Limit: n}, nil
 	case *sqlparser.OtherAdmin:
 		// vitess keeps no detail for these (DO, OPTIMIZE, REPAIR, ...):
 		// name them by their first keyword.
@@ -569,4 +616,17 @@ func firstWords(s string, n int) string {
 		f = f[:n]
 	}
 	return strings.Join(f, " ")
+}
+
+// uniq returns the distinct strings of s, in first-seen order.
+func uniq(s []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
 }
