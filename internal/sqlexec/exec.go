@@ -41,6 +41,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/codeexec/codeexec-operator/internal/result"
+	"github.com/codeexec/codeexec-operator/internal/sqlguard"
 )
 
 // SQLMode is the session sql_mode every statement runs under.
@@ -115,8 +116,122 @@ func ReadDSNFile(path string) (string, error) {
 	return dsn, nil
 }
 
-// Execute runs query (already guarded) on the datasource dsn.
+// Execute runs query, which the caller already guarded, on the datasource
+// dsn. The runner uses ExecuteGuarded, which guards for the server reached.
 func Execute(ctx context.Context, dsn, query string, o Options) (*Result, error) {
+	return execute(ctx, dsn, o, func(context.Context, *sql.Conn, string) (string, bool, error) {
+		return query, o.LimitClamped, nil
+	})
+}
+
+// ExecuteGuarded guards code for the server the datasource actually
+// serves, and runs what the guard sends. Before anything of the code runs
+// it learns, with its own trusted queries on the same connection:
+//   - the server's flavor and version (VERSION()): the guard's function
+//     allow-list is that dialect's built-ins (sqlguard.Dialect);
+//   - the server's character sets and collations
+//     (information_schema.COLLATIONS): the closed set for the names the
+//     guard prints unquoted;
+//   - the stored routines of the database (information_schema.ROUTINES):
+//     a statement that calls a function of the same name as one of them is
+//     refused (SecurityViolation), whatever the allow-list says.
+//
+// A refusal is returned as the guard's *sqlguard.Refusal.
+func ExecuteGuarded(ctx context.Context, dsn, code string, p sqlguard.Policy, o Options) (*Result, error) {
+	return execute(ctx, dsn, o, func(ctx context.Context, conn *sql.Conn, version string) (string, bool, error) {
+		st, err := guardFor(ctx, conn, version, code, p)
+		if err != nil {
+			return "", false, err
+		}
+		return st.SQL, st.LimitClamped, nil
+	})
+}
+
+// errNotRun marks errors of the preparation (guard refusals, an
+// unsupported server) that are returned as they are.
+type errNotRun struct{ err error }
+
+func (e errNotRun) Error() string { return e.err.Error() }
+func (e errNotRun) Unwrap() error { return e.err }
+
+func guardFor(ctx context.Context, conn *sql.Conn, version, code string, p sqlguard.Policy) (sqlguard.Statement, error) {
+	d, err := sqlguard.ParseServerVersion(version)
+	if err != nil {
+		return sqlguard.Statement{}, errNotRun{&Error{result.InvalidInput, "the datasource: " + err.Error()}}
+	}
+	charsets, collations, err := serverNames(ctx, conn)
+	if err != nil {
+		return sqlguard.Statement{}, fmt.Errorf("reading the server's collations: %w", err)
+	}
+	d.SetServerNames(charsets, collations)
+	p.Dialect = d
+	g, err := sqlguard.New(p)
+	if err != nil {
+		return sqlguard.Statement{}, err
+	}
+	st, err := g.Check(code)
+	if err != nil {
+		return sqlguard.Statement{}, errNotRun{err}
+	}
+	if len(st.Functions) > 0 {
+		routines, err := routineNames(ctx, conn)
+		if err != nil {
+			return sqlguard.Statement{}, fmt.Errorf("reading the database's routines: %w", err)
+		}
+		for _, f := range st.Functions {
+			if routines[f] {
+				return sqlguard.Statement{}, errNotRun{&sqlguard.Refusal{Reason: result.SecurityViolation,
+					Message: fmt.Sprintf("function %s is also a stored routine of the database (a call could run it instead of the built-in)", strings.ToUpper(f))}}
+			}
+		}
+	}
+	return st, nil
+}
+
+// serverNames reads the server's character set and collation names.
+func serverNames(ctx context.Context, conn *sql.Conn) (charsets, collations []string, err error) {
+	rows, err := conn.QueryContext(ctx, "SELECT COLLATION_NAME, CHARACTER_SET_NAME FROM information_schema.COLLATIONS")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var coll, cs sql.NullString
+		if err := rows.Scan(&coll, &cs); err != nil {
+			return nil, nil, err
+		}
+		collations = append(collations, coll.String)
+		charsets = append(charsets, cs.String)
+	}
+	return charsets, collations, rows.Err()
+}
+
+// routineNames reads the names (lower case: routine names are
+// case-insensitive) of the stored routines of the connection's default
+// database, the schema an unqualified call resolves in. The
+// account sees the routines it may run.
+func routineNames(ctx context.Context, conn *sql.Conn) (map[string]bool, error) {
+	rows, err := conn.QueryContext(ctx, "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	names := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names[strings.ToLower(n)] = true
+	}
+	return names, rows.Err()
+}
+
+// prepareFunc returns the statement to send, learning what it needs from
+// the connection, and whether its LIMIT was clamped.
+type prepareFunc func(ctx context.Context, conn *sql.Conn, version string) (string, bool, error)
+
+func execute(ctx context.Context, dsn string, o Options, prepare prepareFunc) (*Result, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
 	}
@@ -143,10 +258,14 @@ func Execute(ctx context.Context, dsn, query string, o Options) (*Result, error)
 
 	runCtx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	e := &execution{db: db, o: o, s: s, query: query}
+	e := &execution{db: db, o: o, s: s, prepare: prepare}
 	res, err := e.run(runCtx)
 	if err == nil {
 		return res, nil
+	}
+	var nr errNotRun
+	if errors.As(err, &nr) {
+		return nil, nr.err
 	}
 	cerr := e.classify(runCtx, err)
 	if cerr.Reason == result.Timeout && e.connID != 0 {
@@ -182,6 +301,7 @@ type execution struct {
 	db      *sql.DB
 	o       Options
 	s       scrubber
+	prepare prepareFunc
 	query   string
 	connID  int64
 	mariadb bool
@@ -209,7 +329,11 @@ func (e *execution) run(ctx context.Context) (*Result, error) {
 			return nil, fmt.Errorf("preparing the session: %w", err)
 		}
 	}
-	res, err := e.fetch(ctx, conn)
+	e.query, e.o.LimitClamped, err = e.prepare(ctx, conn, version)
+	var res *Result
+	if err == nil {
+		res, err = e.fetch(ctx, conn)
+	}
 	// End the transaction whatever happened; it never wrote anything.
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	_, rerr := conn.ExecContext(rctx, "ROLLBACK")

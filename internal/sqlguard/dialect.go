@@ -33,6 +33,27 @@ type Dialect struct {
 	Charsets, Collations map[string]bool
 }
 
+// SetServerNames sets the served server's own character set and collation
+// lists (information_schema.COLLATIONS), adding the utf8 aliases of
+// utf8mb3 names as the server reads them.
+func (d *Dialect) SetServerNames(charsets, collations []string) {
+	d.Charsets, d.Collations = map[string]bool{}, map[string]bool{}
+	for _, c := range charsets {
+		c = strings.ToLower(c)
+		d.Charsets[c] = true
+		if c == "utf8mb3" {
+			d.Charsets["utf8"] = true
+		}
+	}
+	for _, c := range collations {
+		c = strings.ToLower(c)
+		d.Collations[c] = true
+		if rest, ok := strings.CutPrefix(c, "utf8mb3_"); ok {
+			d.Collations["utf8_"+rest] = true
+		}
+	}
+}
+
 // String names the dialect for messages: "MariaDB 10.11", "MySQL 8.0".
 func (d Dialect) String() string {
 	switch d.Flavor {
