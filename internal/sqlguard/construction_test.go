@@ -230,3 +230,44 @@ func TestParseServerVersion(t *testing.T) {
 		}
 	}
 }
+
+// Finding 4: string-building functions only with literal lengths under a
+// bound, and no pattern function on a generated string.
+func TestGeneratedStringsAreBounded(t *testing.T) {
+	g := newGuard(t, Policy{})
+	for _, sql := range []string{
+		"SELECT LENGTH(REGEXP_REPLACE(REPEAT('a', 8000000), 'a', 'bb'))",
+		"SELECT REPEAT('a', 10001)",
+		"SELECT REPEAT('a', id) FROM orders",
+		"SELECT SPACE(1 + 1)",
+		"SELECT LPAD('a', 99999999, 'b')",
+		"SELECT RPAD('a', total, 'b') FROM orders",
+		"SELECT INSERT('a', 1, 20000, 'b')",
+		"SELECT REGEXP_REPLACE(REPEAT('a', 10), 'a', 'bb')",
+		"SELECT INSTR(REPEAT('a', 5000), 'b')",
+		"SELECT LOCATE('b', SPACE(5000))",
+		"SELECT POSITION('b' IN LPAD('', 5000, 'a'))",
+		"SELECT REPLACE(REPEAT('a', 10), 'a', 'bb')",
+		"SELECT REPLACE(REPLACE(REPLACE(name, 'a', 'aa'), 'a', 'aa'), 'a', 'aa') FROM customers",
+		"SELECT REPEAT(REPEAT('a', 1000), 1000)",
+		"SELECT SUBSTRING_INDEX(GROUP_CONCAT(name), ',', 1) FROM customers",
+		"SELECT REGEXP_INSTR(GROUP_CONCAT(name), 'x') FROM customers",
+		"SELECT 1 FROM customers WHERE REPEAT(name, 100) REGEXP 'x'",
+		"SELECT 1 FROM customers WHERE RPAD(name, 9000, 'x') LIKE '%a%b%'",
+		"SELECT CONCAT(" + strings.Repeat("REPEAT('a', 9000), ", 12) + "'x')",
+	} {
+		wantViolation(t, g, sql, "")
+	}
+	for _, sql := range []string{
+		"SELECT RPAD(name, 20, ' '), LPAD(id, 6, '0'), REPEAT('-', 40), SPACE(4) FROM customers",
+		"SELECT REPLACE(REPLACE(email, '-', ''), ' ', '') FROM customers",
+		"SELECT REGEXP_REPLACE(name, 'a', 'b'), INSTR(name, 'x'), LOCATE('x', name) FROM customers",
+		"SELECT INSERT(name, 1, 3, 'abc') FROM customers",
+		"SELECT GROUP_CONCAT(name ORDER BY name SEPARATOR ', ') FROM customers",
+		"SELECT name FROM customers WHERE name LIKE 'a%' OR name REGEXP '^b'",
+	} {
+		if _, err := g.Check(sql); err != nil {
+			t.Errorf("%q refused: %v", sql, err)
+		}
+	}
+}

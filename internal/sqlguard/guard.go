@@ -439,27 +439,31 @@ func (g *Guard) checkStatement(stmt sqlparser.Statement, sql string) (Statement,
 		s.Comments = nil
 		return Statement{Kind: KindExplain}, nil
 	case *sqlparser.ValuesStatement:
-		// A table of literals (MySQL 8 VALUES ROW(...)): allowed with the
-		// SHOW policy, its expressions checked, its LIMIT clamped.
+		// A table value constructor (MySQL 8 VALUES ROW(...)): its
+		// expressions checked, its LIMIT clamped. MariaDB has no VALUES
+		// ROW. Alone, it is a policy-show statement (it reads nothing);
+		// inside a SELECT, a derived table, a CTE or a UNION branch, it is
+		// part of a query.
 		if !g.policy.AllowShow {
 			return Statement{}, violation("VALUES statement is not allowed by the policy")
 		}
-		if err := g.walkExplainedDML(s); err != nil {
+		if err := g.walk(s); err != nil {
 			return Statement{}, err
 		}
 		n, err := limitValueOr(s.Limit, g.policy.MaxRows)
 		if err != nil {
 			return Statement{}, err
 		}
+		clamped := false
 		if s.Limit == nil || n > g.policy.MaxRows {
 			off := sqlparser.Expr(nil)
 			if s.Limit != nil {
 				off = s.Limit.Offset
 			}
 			s.Limit = &sqlparser.Limit{Offset: off, Rowcount: sqlparser.NewIntLiteral(strconv.FormatUint(g.policy.MaxRows, 10))}
-			n = g.policy.MaxRows
+			n, clamped = g.policy.MaxRows, true
 		}
-		return Statement{Kind: KindValues, Limit: n}, nil
+		return Statement{Kind: KindValues, Limit: n, LimitClamped: clamped}, nil
 	case *sqlparser.OtherAdmin:
 		// vitess keeps no detail for these (DO, OPTIMIZE, REPAIR, ...):
 		// name them by their first keyword.

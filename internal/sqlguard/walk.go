@@ -14,7 +14,7 @@ var systemSchemas = map[string]bool{
 // walk checks every node under root and strips comments (optimizer hints
 // included: MySQL's SET_VAR hint changes session variables) on the way.
 func (g *Guard) walk(root sqlparser.SQLNode) error {
-	return sqlparser.Walk(walker{g: g}.visit, root)
+	return sqlparser.Walk(walker{g: g, total: new(uint64)}.visit, root)
 }
 
 // walkExplainedDML checks the statement under EXPLAIN, which may be an
@@ -22,20 +22,24 @@ func (g *Guard) walk(root sqlparser.SQLNode) error {
 // read-only transaction would stop it anyway); everything inside is checked
 // as in a query.
 func (g *Guard) walkExplainedDML(root sqlparser.SQLNode) error {
-	return sqlparser.Walk(walker{g: g, dml: true}.visit, root)
+	return sqlparser.Walk(walker{g: g, dml: true, total: new(uint64)}.visit, root)
 }
 
 func (g *Guard) walkExpr(e sqlparser.Expr) error { return g.walk(e) }
 
 type walker struct {
-	g   *Guard
-	dml bool
+	g     *Guard
+	dml   bool
+	total *uint64 // length literals of string-building functions (bounds.go)
 }
 
 // visit decides per node type. Anything not named here is refused: a new
 // node kind in a future vitess is denied until someone looks at it.
 func (w walker) visit(node sqlparser.SQLNode) (bool, error) {
 	g := w.g
+	if err := g.checkBounds(node, w.total); err != nil {
+		return false, err
+	}
 	switch n := node.(type) {
 	// Statements that may appear anywhere in the tree (subqueries, CTEs,
 	// derived tables, UNION branches).
@@ -171,10 +175,11 @@ func (w walker) visit(node sqlparser.SQLNode) (bool, error) {
 	case *sqlparser.Default:
 		return false, violation("DEFAULT()")
 	case *sqlparser.ValuesStatement:
-		if !w.dml {
-			return false, violation("VALUES statement")
+		if g.policy.Dialect.Flavor == MariaDB {
+			return false, violation("VALUES ROW(...) table value constructor (MySQL 8 syntax; %s does not have it)", g.policy.Dialect)
 		}
 		n.Comments = nil
+	case sqlparser.Values:
 	case *sqlparser.Insert:
 		if !w.dml {
 			return false, violation("INSERT")
@@ -190,7 +195,7 @@ func (w walker) visit(node sqlparser.SQLNode) (bool, error) {
 			return false, violation("DELETE")
 		}
 		n.Comments = nil
-	case sqlparser.UpdateExprs, *sqlparser.UpdateExpr, sqlparser.Values, sqlparser.OnDup,
+	case sqlparser.UpdateExprs, *sqlparser.UpdateExpr, sqlparser.OnDup,
 		*sqlparser.RowAlias, sqlparser.TableNames:
 		if !w.dml {
 			return false, violation("%s is not allowed in a query", typeName(node))
