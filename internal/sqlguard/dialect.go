@@ -2,6 +2,7 @@ package sqlguard
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -268,6 +269,16 @@ func (d Dialect) names() nameSet {
 		return mysqlNames
 	}
 	return anyNames
+}
+
+// Builtins returns the built-in functions the guard allows on d, sorted.
+func (d Dialect) Builtins() []string {
+	var out []string
+	for f := range d.builtins() {
+		out = append(out, f)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // IsBuiltin reports whether name (any case) is a built-in function the
