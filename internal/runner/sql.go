@@ -115,7 +115,13 @@ func sqlRefusal(err error) result.ExecutionResult {
 func sqlExecFailure(err error) result.ExecutionResult {
 	var e *sqlexec.Error
 	if errors.As(err, &e) {
-		return result.Failure(e.Reason, e.Message)
+		res := result.Failure(e.Reason, e.Message)
+		if e.Unkillable {
+			// A line an operator's log pipeline (and the controller, from
+			// the stored result) can alert on.
+			res.Stderr = "runner: sql: unkillable query: " + e.Message + "\n"
+		}
+		return res
 	}
 	return result.Failure(result.InternalError, "running the SQL: "+err.Error())
 }

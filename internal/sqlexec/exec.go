@@ -90,6 +90,10 @@ type Result struct {
 type Error struct {
 	Reason  result.Reason
 	Message string
+	// Unkillable says the server went on running the statement after the
+	// executor killed its query and its connection: an administrator must
+	// look at the server (the runner logs it on stderr).
+	Unkillable bool
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -99,19 +103,19 @@ func (e *Error) Error() string { return e.Message }
 func ReadDSNFile(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", &Error{result.InvalidInput, "cannot open the DSN file"}
+		return "", &Error{Reason: result.InvalidInput, Message: "cannot open the DSN file"}
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxDSNFile+1))
 	if err != nil {
-		return "", &Error{result.InvalidInput, "cannot read the DSN file"}
+		return "", &Error{Reason: result.InvalidInput, Message: "cannot read the DSN file"}
 	}
 	if len(b) > maxDSNFile {
-		return "", &Error{result.InvalidInput, fmt.Sprintf("the DSN file is over %d bytes", maxDSNFile)}
+		return "", &Error{Reason: result.InvalidInput, Message: fmt.Sprintf("the DSN file is over %d bytes", maxDSNFile)}
 	}
 	dsn := strings.TrimSpace(string(b))
 	if dsn == "" {
-		return "", &Error{result.InvalidInput, "the DSN file is empty"}
+		return "", &Error{Reason: result.InvalidInput, Message: "the DSN file is empty"}
 	}
 	return dsn, nil
 }
@@ -157,7 +161,7 @@ func (e errNotRun) Unwrap() error { return e.err }
 func guardFor(ctx context.Context, conn *sql.Conn, version, code string, p sqlguard.Policy) (sqlguard.Statement, error) {
 	d, err := sqlguard.ParseServerVersion(version)
 	if err != nil {
-		return sqlguard.Statement{}, errNotRun{&Error{result.InvalidInput, "the datasource: " + err.Error()}}
+		return sqlguard.Statement{}, errNotRun{&Error{Reason: result.InvalidInput, Message: "the datasource: " + err.Error()}}
 	}
 	charsets, collations, err := serverNames(ctx, conn)
 	if err != nil {
@@ -243,13 +247,13 @@ func execute(ctx context.Context, dsn string, o Options, prepare prepareFunc) (*
 	}
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
-		return nil, &Error{result.InvalidInput, "the DSN file does not hold a valid DSN (user:password@unix(/socket)/db or user:password@tcp(host:port)/db)"}
+		return nil, &Error{Reason: result.InvalidInput, Message: "the DSN file does not hold a valid DSN (user:password@unix(/socket)/db or user:password@tcp(host:port)/db)"}
 	}
 	s := scrubber{dsn: dsn, cfg: cfg}
 	harden(cfg, o.Timeout)
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
-		return nil, &Error{result.InvalidInput, s.scrub("the DSN is not usable: " + err.Error())}
+		return nil, &Error{Reason: result.InvalidInput, Message: s.scrub("the DSN is not usable: " + err.Error())}
 	}
 	db := sql.OpenDB(connector)
 	defer db.Close()
@@ -274,7 +278,12 @@ func execute(ctx context.Context, dsn string, o Options, prepare prepareFunc) (*
 		// it: either way, return only once the server no longer lists our
 		// connection.
 		if kerr := e.kill(ctx); kerr != nil {
-			return nil, &Error{result.InternalError, s.scrub("the query timed out and could not be killed: " + kerr.Error())}
+			return nil, &Error{Reason: result.Timeout, Unkillable: true, Message: s.scrub(fmt.Sprintf(
+				"the query did not finish within the %v timeout and the server did not stop it: "+
+					"connection %d still runs after KILL QUERY and KILL CONNECTION (%v); the statement holds a "+
+					"server thread until it reaches a kill check: a database administrator should watch it "+
+					"(SHOW PROCESSLIST on the datasource) and may have to restart the server",
+				e.o.Timeout, e.connID, kerr))}
 		}
 	}
 	return nil, cerr
@@ -463,10 +472,14 @@ func isInteger(s string) bool {
 	return true
 }
 
+// killWait bounds how long kill waits for the server to drop the
+// connection (a variable for tests).
+var killWait = 15 * time.Second
+
 // kill stops our statement from a second connection and waits until the
 // server no longer lists our connection.
 func (e *execution) kill(parent context.Context) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), killWait)
 	defer cancel()
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
@@ -494,7 +507,12 @@ func (e *execution) kill(parent context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("connection %s still listed by the server", id)
+			var state sql.NullString
+			var secs sql.NullInt64
+			sctx, scancel := context.WithTimeout(context.WithoutCancel(parent), 5*time.Second)
+			_ = conn.QueryRowContext(sctx, "SELECT STATE, TIME FROM information_schema.PROCESSLIST WHERE ID = "+id).Scan(&state, &secs)
+			scancel()
+			return fmt.Errorf("still listed by the server in state %q for %ds", state.String, secs.Int64)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -514,17 +532,17 @@ const (
 
 func (e *execution) classify(runCtx context.Context, err error) *Error {
 	if runCtx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return &Error{result.Timeout, fmt.Sprintf("the query did not finish within the %v timeout and was killed", e.o.Timeout)}
+		return &Error{Reason: result.Timeout, Message: fmt.Sprintf("the query did not finish within the %v timeout and was killed", e.o.Timeout)}
 	}
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
 		switch me.Number {
 		case erStatementTimeout, erMySQLQueryTimeout, erQueryInterrupted:
-			return &Error{result.Timeout, fmt.Sprintf("the server stopped the query at its %v time limit", e.o.ServerTimeout)}
+			return &Error{Reason: result.Timeout, Message: fmt.Sprintf("the server stopped the query at its %v time limit", e.o.ServerTimeout)}
 		}
-		return &Error{result.QueryError, e.s.scrub(fmt.Sprintf("the database refused the query: error %d: %s", me.Number, me.Message))}
+		return &Error{Reason: result.QueryError, Message: e.s.scrub(fmt.Sprintf("the database refused the query: error %d: %s", me.Number, me.Message))}
 	}
-	return &Error{result.QueryError, e.s.scrub(err.Error())}
+	return &Error{Reason: result.QueryError, Message: e.s.scrub(err.Error())}
 }
 
 // scrubber removes credentials and addresses from messages.

@@ -52,6 +52,7 @@ func TestMariaDB(t *testing.T) {
 	t.Run("DialectSyntax", func(t *testing.T) { testDialectSyntax(t, srv) })
 	t.Run("GeneratedStrings", func(t *testing.T) { testGeneratedStrings(t, srv) })
 	t.Run("DifferentialExplain", func(t *testing.T) { testDifferentialExplain(t, srv) })
+	t.Run("UnkillableIsReported", func(t *testing.T) { testUnkillableIsReported(t, srv, admin) })
 }
 
 // With the SHOW policy on, what the guard lets through runs read-only.

@@ -334,3 +334,28 @@ func fuzzSeeds(t *testing.T) []string {
 	}
 	return out
 }
+
+// Finding 4, the last layer: when the server does not drop the statement
+// after the kills, the execution ends with a message an administrator can
+// act on, flagged Unkillable (the runner logs it). Simulated by giving the
+// kill no time to be seen.
+func testUnkillableIsReported(t *testing.T, srv *mariadb.Server, admin *sql.DB) {
+	old := killWait
+	killWait = time.Millisecond
+	defer func() { killWait = old }()
+	_, err := exec(t, srv.ReadOnlyDSN(), slowQuery, Options{Timeout: time.Second, ServerTimeout: 60 * time.Second})
+	var e *Error
+	if !errors.As(err, &e) || !e.Unkillable || e.Reason != result.Timeout {
+		t.Fatalf("want an Unkillable Timeout, got %#v", err)
+	}
+	for _, want := range []string{"did not stop it", "SHOW PROCESSLIST", "administrator"} {
+		if !strings.Contains(e.Message, want) {
+			t.Errorf("message %q does not say %q", e.Message, want)
+		}
+	}
+	if strings.Contains(e.Message, srv.ReadOnlyPassword) {
+		t.Error("the message leaks the password")
+	}
+	admin.Exec("KILL QUERY USER " + srv.ReadOnlyUser)
+	waitNoThreads(t, admin, srv.ReadOnlyUser)
+}
