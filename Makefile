@@ -61,6 +61,12 @@ envtest: ## Build kube-apiserver, etcd and kubectl from the Go module proxy into
 .PHONY: test
 test: deps manifests generate envtest ## Run all unit, runner and control-plane tests.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test ./... -count=1 -timeout 30m
+	$(MAKE) fuzz-sqlguard
+
+FUZZTIME ?= 60s
+.PHONY: fuzz-sqlguard
+fuzz-sqlguard: ## Fuzz the SQL guard's round trip for FUZZTIME (default 60s; CI runs it from test).
+	go test ./internal/sqlguard/ -run '^$$' -fuzz '^FuzzGuard$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1x -timeout 20m
 
 .PHONY: test-e2e
 test-e2e: deps ## End-to-end tests on a real node: the cluster KUBECONFIG points at, or a local one brought up and down.

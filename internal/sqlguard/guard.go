@@ -9,6 +9,69 @@
 // refusing any node kind it does not know (default deny). SHOW, DESCRIBE,
 // EXPLAIN and the system schemas are refused unless the Policy allows them.
 //
+// # What is sent is what was checked, by construction
+//
+// The text to send is printed by the guard's own printer (print.go) and
+// then parsed again; the new tree must pass the guard again, be the same
+// kind of statement with the same outer LIMIT, and print to exactly the
+// same text, or the statement is refused (SecurityViolation). The printer
+// quotes every identifier (a column named current_role is sent as
+// `current_role`, never as a word the server could read as a keyword or a
+// function), never prints comments, and takes the name of every function
+// call from the text it printed, checking it against the built-ins of the
+// served dialect (Policy.Dialect; dialect.go): no prefix wildcards, no name
+// the server would resolve to a stored function. The executor learns the
+// dialect from the server and also refuses a call of any name that is a
+// stored routine of the database (sqlexec.ExecuteGuarded).
+//
+// Every string the vitess printer writes unquoted, from the AST fields of
+// the nodes a query may contain (ast_format.go of vitess v0.24), and what
+// the guard does with it:
+//   - CollateExpr.Collation (COLLATE x), ColumnTypeOptions.Collate
+//     (JSON_TABLE column COLLATE x): a known collation of the dialect
+//     (charsets.go; the served server's information_schema.COLLATIONS when
+//     the executor knows it), else refused;
+//   - ConvertUsingExpr.Type (CONVERT(e USING x)), CharExpr.Charset
+//     (CHAR(n USING x)), ConvertType.Charset.Name (CAST(e AS CHAR CHARACTER
+//     SET x)), ColumnCharset.Name (JSON_TABLE column CHARACTER SET x),
+//     IntroducerExpr.CharacterSet (_x'...'): a known character set, else
+//     refused;
+//   - ConvertType.Type (CAST/CONVERT target), ColumnType.Type (JSON_TABLE
+//     column type): a closed list of type names, else refused;
+//     ColumnType.EnumValues and every other ColumnTypeOptions field:
+//     refused;
+//   - Literal.Val: integers, decimals, floats, 0x/0b and X'hex' literals must
+//     be made of the characters of their kind; DATE, TIME and TIMESTAMP
+//     literals, which vitess writes between quotes without escaping, are
+//     written by the guard with their content escaped;
+//   - GroupConcatExpr.Separator (kept already encoded): must be one
+//     well-formed quoted string literal;
+//   - FuncExpr.Name, CurTimeFuncExpr.Name and the fixed names vitess prints
+//     for its other function nodes: the word before the parenthesis, as
+//     printed, must be a built-in of the dialect; FuncExpr.Qualifier:
+//     refused (stored function);
+//   - IdentifierCI and IdentifierCS (columns, tables, aliases, CTE, window
+//     and index names, variables): always quoted by the printer;
+//   - ParsedComments (comments, optimizer hints): never printed;
+//   - SelectInto.FileName, Charset, FormatOption, ExportOption, Manifest and
+//     Overwrite, Default.ColName, Argument.Name, ListArg: their nodes are
+//     refused; ExplainTab.Wild: refused; ShowFilter.Like: escaped by vitess;
+//   - operator, unit, direction, join, lock and other enum fields: printed
+//     from vitess' fixed tables.
+//
+// A string field vitess adds in a later version is caught by the round
+// trip if it prints differently from what it parsed.
+//
+// # Bounded work (bounds.go)
+//
+// REPEAT, SPACE, LPAD, RPAD and INSERT take only integer-literal lengths
+// up to MaxGeneratedLength (MaxGeneratedTotal per statement), and no
+// string-building function may feed another one or a pattern function
+// (REGEXP_*, LIKE, INSTR, LOCATE, REPLACE, ...): MariaDB's pattern
+// functions are quadratic and do not always see a KILL.
+//
+// # Refused
+//
 // Refused, with the construct named in the message (SecurityViolation):
 //   - input over MaxBytes, MaxTokens tokens or MaxDepth nested parentheses
 //     (checked before parsing); more than one statement;
@@ -16,26 +79,21 @@
 //     and '//' comments, which vitess and MariaDB read differently;
 //   - every statement but SELECT, UNION and WITH ... SELECT: DML, DDL, DCL,
 //     SET, transactions, LOCK/UNLOCK, CALL, PREPARE/EXECUTE, LOAD, DO, KILL,
-//     FLUSH, USE, table maintenance, ...; SHOW, DESCRIBE, EXPLAIN and
-//     VALUES unless AllowShow (EXPLAIN ANALYZE, which runs the statement,
-//     always; EXPLAIN of anything but SELECT, INSERT, UPDATE, DELETE
-//     always; SHOW forms that read server state also need
-//     AllowSystemSchemas);
+//     FLUSH, USE, table maintenance, ...; SHOW, DESCRIBE, EXPLAIN and a
+//     VALUES statement unless AllowShow (EXPLAIN ANALYZE, which runs the
+//     statement, always; EXPLAIN of anything but SELECT, INSERT, UPDATE,
+//     DELETE always; SHOW forms that read server state also need
+//     AllowSystemSchemas); VALUES ROW(...) anywhere on MariaDB, which
+//     lacks it;
 //   - INTO OUTFILE, INTO OUTFILE S3, INTO DUMPFILE, INTO @variables, at any
 //     depth; locking clauses FOR UPDATE, FOR SHARE, LOCK IN SHARE MODE,
 //     NOWAIT, SKIP LOCKED, at any depth;
 //   - user variables (@x) and their assignment (:=); system variables (@@x)
 //     unless AllowSystemSchemas; bind parameters (?, :name);
-//   - named-lock functions (GET_LOCK, RELEASE_LOCK, RELEASE_ALL_LOCKS,
-//     IS_FREE_LOCK, IS_USED_LOCK), GTID and replication waits
-//     (WAIT_FOR_EXECUTED_GTID_SET, WAIT_UNTIL_SQL_THREAD_AFTER_GTIDS,
-//     GTID_SUBSET, GTID_SUBTRACT, MASTER_POS_WAIT, SOURCE_POS_WAIT,
-//     MASTER_GTID_WAIT), PS_THREAD_ID, PS_CURRENT_THREAD_ID, NEXT VALUE FOR,
-//     VALUES(), DEFAULT(), and every function call not on the allow-list of
-//     pure built-ins (functions.go): SLEEP, BENCHMARK, LOAD_FILE, NEXTVAL,
-//     SETVAL, LASTVAL, session and account readers (CONNECTION_ID, USER,
-//     VERSION, LAST_INSERT_ID, ...), UDFs (sys_exec, sys_eval), stored
-//     functions (qualified or not on the list), other dialects' functions;
+//   - named-lock functions, GTID and replication waits, sequences,
+//     session and account readers, VALUES(), DEFAULT() (functions.go names
+//     why), and every function that is not a built-in of the dialect on
+//     the guard's list (dialect.go);
 //   - the schemas mysql, information_schema, performance_schema and sys
 //     (any case, as table qualifiers, column qualifiers and function
 //     qualifiers) and schema names with non-ASCII letters, unless
