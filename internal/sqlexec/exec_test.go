@@ -53,6 +53,7 @@ func TestMariaDB(t *testing.T) {
 	t.Run("GeneratedStrings", func(t *testing.T) { testGeneratedStrings(t, srv) })
 	t.Run("DifferentialExplain", func(t *testing.T) { testDifferentialExplain(t, srv) })
 	t.Run("UnkillableIsReported", func(t *testing.T) { testUnkillableIsReported(t, srv, admin) })
+	t.Run("QuotedFormsRun", func(t *testing.T) { testQuotedFormsRun(t, srv) })
 }
 
 // With the SHOW policy on, what the guard lets through runs read-only.

@@ -359,3 +359,30 @@ func testUnkillableIsReported(t *testing.T, srv *mariadb.Server, admin *sql.DB) 
 	admin.Exec("KILL QUERY USER " + srv.ReadOnlyUser)
 	waitNoThreads(t, admin, srv.ReadOnlyUser)
 }
+
+// The quoted forms the printer sends (every identifier in backticks, also
+// after @@ and in SHOW and DESCRIBE) mean on MariaDB what they meant.
+func testQuotedFormsRun(t *testing.T, srv *mariadb.Server) {
+	p := sqlguard.Policy{MaxRows: 100, AllowShow: true, AllowSystemSchemas: true}
+	for code, want := range map[string]string{
+		"SELECT @@version LIKE '%MariaDB%' AS m, @@global.max_connections AS c, @@session.sql_mode = '" + SQLMode + "' AS s": `[[1,64,1]]`,
+		"SELECT COUNT(*) > 0 AS n FROM information_schema.tables WHERE table_schema = 'cx'":                                  `[[1]]`,
+		"SELECT id FROM orders FORCE INDEX (PRIMARY) WHERE id = 2":                                                           `[[2]]`,
+		"SELECT `order`.id FROM orders AS `order` WHERE `order`.id = 3":                                                      `[[3]]`,
+	} {
+		res, err := ExecuteGuarded(context.Background(), srv.ReadOnlyDSN(), code, p, Options{Timeout: time.Minute})
+		if err != nil {
+			t.Errorf("%q: %v", code, err)
+			continue
+		}
+		if got, _ := json.Marshal(res.Rows); string(got) != want {
+			t.Errorf("%q (sent %q): rows %s, want %s", code, res.SQL, got, want)
+		}
+	}
+	for _, code := range []string{"SHOW COLUMNS FROM orders", "DESCRIBE orders", "SHOW TABLES LIKE 'ord%'"} {
+		res, err := ExecuteGuarded(context.Background(), srv.ReadOnlyDSN(), code, p, Options{Timeout: time.Minute})
+		if err != nil || res.RowCount == 0 {
+			t.Errorf("%q: %+v, %v", code, res, err)
+		}
+	}
+}
