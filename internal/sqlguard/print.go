@@ -3,7 +3,6 @@ package sqlguard
 import (
 	"strings"
 
-	"vitess.io/vitess/go/sqltypes"
 	"vitess.io/vitess/go/vt/sqlparser"
 )
 
@@ -16,8 +15,8 @@ import (
 //     word MariaDB could read as a keyword or a function;
 //   - every string vitess would write unquoted is checked against a closed
 //     set first (rawStrings below), and the statement refused otherwise;
-//     DATE/TIME/TIMESTAMP literals are written with their content escaped
-//     (vitess writes it raw between quotes);
+//     DATE/TIME/TIMESTAMP literals may hold only the characters of a date
+//     or a time (vitess writes their content raw between quotes);
 //   - every function call's name is taken from the printed text itself
 //     (the word before its parenthesis) and checked against the served
 //     dialect's built-ins, so the name checked is the name sent, whatever
@@ -30,6 +29,16 @@ type printer struct {
 	d     Dialect
 	err   error
 	funcs []string // names of called functions, lower case, as printed
+}
+
+// printFast prints node as print does, with vitess' fast formatter and no
+// checks: the first printing, whose text is parsed again, checked, and
+// printed again by print, which must give exactly the same text.
+func printFast(node sqlparser.SQLNode) string {
+	buf := sqlparser.NewTrackedBuffer(nil)
+	buf.SetEscapeAllIdentifiers()
+	node.FormatFast(buf)
+	return buf.String()
 }
 
 // print returns the text to send for node, the functions it calls, or the
@@ -90,13 +99,27 @@ func (p *printer) format(buf *sqlparser.TrackedBuffer, node sqlparser.SQLNode) {
 	if p.err != nil {
 		return
 	}
-	switch n := node.(type) {
-	case *sqlparser.ParsedComments:
+	if _, ok := node.(*sqlparser.ParsedComments); ok {
 		return
+	}
+	p.check(node)
+	if p.err != nil {
+		return
+	}
+	start := buf.Len()
+	node.Format(buf)
+	if isFuncNode(node) {
+		p.called(buf.String()[start:])
+	}
+}
+
+// check refuses the node when a string vitess writes unquoted for it is
+// not on its closed set. The walk calls it too, for messages that name the
+// construct in the text as written.
+func (p *printer) check(node sqlparser.SQLNode) {
+	switch n := node.(type) {
 	case *sqlparser.Literal:
-		if p.literal(buf, n) {
-			return
-		}
+		p.literal(n)
 	case *sqlparser.CollateExpr:
 		p.collation(n.Collation, "COLLATE")
 	case *sqlparser.ConvertUsingExpr:
@@ -133,26 +156,20 @@ func (p *printer) format(buf *sqlparser.TrackedBuffer, node sqlparser.SQLNode) {
 		}
 		if r, ok := funcArity[n.Name.Lowered()]; ok && (len(n.Exprs) < r[0] || r[1] >= 0 && len(n.Exprs) > r[1]) {
 			p.fail(violation("function %s with %d arguments (on MariaDB only the built-in form with the usual arguments is not a stored-function call)", strings.ToUpper(n.Name.Lowered()), len(n.Exprs)))
-			return
 		}
-	}
-	start := buf.Len()
-	node.Format(buf)
-	if isFuncNode(node) {
-		p.called(buf.String()[start:])
 	}
 }
 
-// literal writes the literals whose text vitess does not escape; it
-// returns false to let vitess write the others, after checking their text
-// is what their type allows.
-func (p *printer) literal(buf *sqlparser.TrackedBuffer, n *sqlparser.Literal) bool {
+// literal checks that a literal's text, which vitess writes as it is, is
+// what its type allows.
+func (p *printer) literal(n *sqlparser.Literal) {
 	switch n.Type {
 	case sqlparser.DateVal, sqlparser.TimeVal, sqlparser.TimestampVal:
-		kw := map[sqlparser.ValType]string{sqlparser.DateVal: "date ", sqlparser.TimeVal: "time ", sqlparser.TimestampVal: "timestamp "}[n.Type]
-		buf.WriteString(kw)
-		sqltypes.BufEncodeStringSQL(buf.Builder, n.Val)
-		return true
+		// vitess writes the content between quotes without escaping it:
+		// only the characters of a date or a time may be there.
+		if !allIn(n.Val, "0123456789-:. T+Z") {
+			p.fail(violation("DATE, TIME or TIMESTAMP literal with characters other than digits, '-', ':', '.', ' ', 'T', '+' and 'Z'"))
+		}
 	case sqlparser.IntVal:
 		if !allIn(n.Val, "0123456789") {
 			p.fail(violation("malformed integer literal"))
@@ -178,7 +195,6 @@ func (p *printer) literal(buf *sqlparser.TrackedBuffer, n *sqlparser.Literal) bo
 	default:
 		p.fail(violation("literal of an unknown kind"))
 	}
-	return false
 }
 
 // columnType checks a JSON_TABLE column's type: a known type name, a known

@@ -40,6 +40,15 @@ func (w walker) visit(node sqlparser.SQLNode) (bool, error) {
 	if err := g.checkBounds(node, w.total); err != nil {
 		return false, err
 	}
+	// The closed sets of the strings vitess prints unquoted (print.go),
+	// here for messages about the text as written; FuncExpr after its
+	// qualifier and name are checked below.
+	pr := printer{d: g.policy.Dialect}
+	if _, isFunc := node.(*sqlparser.FuncExpr); !isFunc {
+		if pr.check(node); pr.err != nil {
+			return false, pr.err
+		}
+	}
 	switch n := node.(type) {
 	// Statements that may appear anywhere in the tree (subqueries, CTEs,
 	// derived tables, UNION branches).
@@ -140,6 +149,9 @@ func (w walker) visit(node sqlparser.SQLNode) (bool, error) {
 		if err := g.checkFunc(n); err != nil {
 			return false, err
 		}
+		if pr.check(n); pr.err != nil {
+			return false, pr.err
+		}
 	case *sqlparser.PerformanceSchemaFuncExpr:
 		switch n.Type {
 		case sqlparser.FormatBytesType, sqlparser.FormatPicoTimeType:
@@ -226,6 +238,10 @@ func (g *Guard) checkJtColumns(cols []*sqlparser.JtColumnDefinition) error {
 			continue
 		}
 		if p := c.JtPath; p != nil {
+			pr := printer{d: g.policy.Dialect}
+			if pr.columnType(p.Type); pr.err != nil {
+				return pr.err
+			}
 			for _, e := range []sqlparser.Expr{p.Path, respExpr(p.EmptyOnResponse), respExpr(p.ErrorOnResponse)} {
 				if e != nil {
 					if err := g.walk(e); err != nil {
