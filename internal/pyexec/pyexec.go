@@ -188,6 +188,22 @@ func Run(ctx context.Context, o Options) result.ExecutionResult {
 	return res.WithDuration(start)
 }
 
+// run is the pipeline a reviewer reads top to bottom: prepare what the
+// child needs, start it in its sandbox, supervise it until it is gone,
+// and classify what was observed.
+func run(ctx context.Context, o Options) result.ExecutionResult {
+	p, fail := prepare(o)
+	if fail != nil {
+		return *fail
+	}
+	defer p.cleanup()
+	c, fail := start(p)
+	if fail != nil {
+		return *fail
+	}
+	return classify(supervise(ctx, p, c))
+}
+
 // outcome is everything the runner observed about one execution.
 type outcome struct {
 	setupErr            string // the helper failed before exec
@@ -210,77 +226,105 @@ type outcome struct {
 	scratchBytes        int64
 }
 
-func run(ctx context.Context, o Options) result.ExecutionResult {
-	log := o.Logger
-	python := o.Python
-	if !strings.Contains(python, "/") {
-		p, err := exec.LookPath(python)
-		if err != nil {
-			return result.Failure(result.InvalidInput, fmt.Sprintf("python interpreter %q not found in PATH", python))
-		}
-		python = p
+// plan is one execution, prepared: the interpreter, the open inputs, the
+// scratch dir, the identity and limits of the sandbox and the task for the
+// bootstrap. Nothing has run yet.
+type plan struct {
+	o          Options
+	log        *slog.Logger
+	scratch    string
+	privileged bool // the runner is root: namespaces or at least a uid of its own
+	namespaces bool
+	uid, gid   int
+	cpuSoft    uint64
+	spec       sandboxchild.Spec
+	header     controlHeader
+	inputs     []*os.File
+	cleanups   []func()
+}
+
+func (p *plan) cleanup() {
+	for i := len(p.cleanups) - 1; i >= 0; i-- {
+		p.cleanups[i]()
 	}
-	if abs, err := filepath.Abs(python); err == nil {
-		python = abs
-	}
-	var inputFiles []*os.File
+}
+
+func failure(reason result.Reason, format string, a ...any) *result.ExecutionResult {
+	r := result.Failure(reason, fmt.Sprintf(format, a...))
+	return &r
+}
+
+// prepare checks the options and builds the plan; a bad option is an
+// InvalidInput result, a failure of the host an InternalError.
+func prepare(o Options) (p *plan, fail *result.ExecutionResult) {
+	p = &plan{o: o, log: o.Logger}
 	defer func() {
-		for _, f := range inputFiles {
-			f.Close()
+		if fail != nil {
+			p.cleanup()
 		}
 	}()
-	var inputHeader strings.Builder
+	python, fail := resolvePython(o.Python)
+	if fail != nil {
+		return p, fail
+	}
+	p.cleanups = append(p.cleanups, func() {
+		for _, f := range p.inputs {
+			f.Close()
+		}
+	})
+	var inputs []controlInput
 	for i, in := range o.Inputs {
 		format := strings.ToLower(in.Format)
 		if format == "" {
 			format = strings.TrimPrefix(strings.ToLower(filepath.Ext(in.Path)), ".")
 		}
 		if format != "csv" && format != "json" {
-			return result.Failure(result.InvalidInput, fmt.Sprintf("input %q: %s is neither .csv nor .json", in.Name, in.Path))
+			return p, failure(result.InvalidInput, "input %q: %s is neither .csv nor .json", in.Name, in.Path)
 		}
 		if in.Name == "" {
-			return result.Failure(result.InvalidInput, fmt.Sprintf("input %d has no name", i))
+			return p, failure(result.InvalidInput, "input %d has no name", i)
 		}
 		f, err := os.Open(in.Path)
 		if err != nil {
-			return result.Failure(result.InvalidInput, fmt.Sprintf("input %q: %v", in.Name, err))
+			return p, failure(result.InvalidInput, "input %q: %v", in.Name, err)
 		}
 		if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
 			f.Close()
-			return result.Failure(result.InvalidInput, fmt.Sprintf("input %q: %s is not a regular file", in.Name, in.Path))
+			return p, failure(result.InvalidInput, "input %q: %s is not a regular file", in.Name, in.Path)
 		}
-		inputFiles = append(inputFiles, f)
-		fmt.Fprintf(&inputHeader, "%d %s %s\n", sandboxchild.FDFirstIn+i, format, hex.EncodeToString([]byte(in.Name)))
+		p.inputs = append(p.inputs, f)
+		inputs = append(inputs, controlInput{FD: sandboxchild.FDFirstIn + i, Format: format, Name: in.Name})
 	}
 
 	scratch := o.ScratchDir
 	if scratch == "" {
 		d, err := os.MkdirTemp("", "cx-scratch-")
 		if err != nil {
-			return result.Failure(result.InternalError, fmt.Sprintf("creating the scratch dir: %v", err))
+			return p, failure(result.InternalError, "creating the scratch dir: %v", err)
 		}
-		defer os.RemoveAll(d)
+		p.cleanups = append(p.cleanups, func() { os.RemoveAll(d) })
 		scratch = d
 	} else if err := os.MkdirAll(scratch, 0o700); err != nil {
-		return result.Failure(result.InvalidInput, fmt.Sprintf("scratch dir: %v", err))
+		return p, failure(result.InvalidInput, "scratch dir: %v", err)
 	}
 	if abs, err := filepath.Abs(scratch); err == nil {
 		scratch = abs
 	}
+	p.scratch = scratch
 
-	privileged := os.Geteuid() == 0
-	uid, gid := -1, -1
-	if privileged {
-		uid = allocUID()
-		gid = uid
+	p.privileged = os.Geteuid() == 0
+	p.uid, p.gid = -1, -1
+	if p.privileged {
+		p.uid = allocUID()
+		p.gid = p.uid
 	}
-	namespaces := privileged && !o.noNamespaces
+	p.namespaces = p.privileged && !o.noNamespaces
 
-	cpuSoft := uint64(math.Ceil(o.CPUTime.Seconds()))
-	if cpuSoft < 1 {
-		cpuSoft = 1
+	p.cpuSoft = uint64(math.Ceil(o.CPUTime.Seconds()))
+	if p.cpuSoft < 1 {
+		p.cpuSoft = 1
 	}
-	spec := sandboxchild.Spec{
+	p.spec = sandboxchild.Spec{
 		Python: python,
 		Env: []string{
 			"PATH=/usr/local/bin:/usr/bin:/bin",
@@ -293,103 +337,142 @@ func run(ctx context.Context, o Options) result.ExecutionResult {
 			"MKL_NUM_THREADS=1",
 		},
 		Dir:          scratch,
-		UID:          uid,
-		GID:          gid,
+		UID:          p.uid,
+		GID:          p.gid,
 		ScratchBytes: o.ScratchBytes,
-		Inputs:       len(inputFiles),
+		Inputs:       len(p.inputs),
 		AS:           uint64(o.MemoryBytes),
-		CPUSoft:      cpuSoft,
-		CPUHard:      cpuSoft + 1,
+		CPUSoft:      p.cpuSoft,
+		CPUHard:      p.cpuSoft + 1,
 		FSize:        uint64(o.FileSizeBytes),
 		NProc:        uint64(o.MaxProcs),
 		NoFile:       uint64(o.MaxOpenFiles),
 	}
 
-	nonceBytes := make([]byte, 16)
-	_, _ = rand.Read(nonceBytes)
-	nonce := hex.EncodeToString(nonceBytes)
-	audit := "1"
-	if o.noAuditHook {
-		audit = "0"
+	nonce := make([]byte, 16)
+	_, _ = rand.Read(nonce)
+	p.header = controlHeader{
+		Nonce:        hex.EncodeToString(nonce),
+		ChannelFD:    sandboxchild.FDChannel,
+		MaxOutput:    o.MaxOutputBytes,
+		Audit:        !o.noAuditHook,
+		MaxOpenFiles: o.MaxOpenFiles,
+		Scratch:      scratch,
+		Inputs:       inputs,
+		Convert:      bootstrap.Convert,
 	}
-	control := fmt.Sprintf("CX1 %s %d %d %s %d %d %d\n%s\n%s%s", nonce, sandboxchild.FDChannel, o.MaxOutputBytes, audit,
-		len(inputFiles), o.MaxOpenFiles, len(bootstrap.Convert), hex.EncodeToString([]byte(scratch)), inputHeader.String(),
-		bootstrap.Convert)
+	return p, nil
+}
 
-	oomBefore := readOOMKills()
-	var (
-		cmd     *exec.Cmd
-		pipes   *childPipes
-		started bool
-	)
-	for attempt := 0; attempt < 2 && !started; attempt++ {
-		if !namespaces {
-			if privileged {
-				if err := os.Chown(scratch, uid, gid); err != nil {
-					return result.Failure(result.InternalError, fmt.Sprintf("giving the scratch dir to the sandbox uid: %v", err))
-				}
-			} else {
-				if err := becomeSubreaper(); err != nil {
-					log.Debug("Cannot become a child subreaper; orphans of user code may outlive the run", "err", err)
-				}
-				dumpableOnce.Do(func() {
-					// Same uid as user code: keep /proc/<runner>/environ
-					// and ptrace out of its reach.
-					_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-				})
-				spec.NProc = uint64(countUserTasks(os.Getuid()) + o.MaxProcs)
+func resolvePython(python string) (string, *result.ExecutionResult) {
+	if !strings.Contains(python, "/") {
+		found, err := exec.LookPath(python)
+		if err != nil {
+			return "", failure(result.InvalidInput, "python interpreter %q not found in PATH", python)
+		}
+		python = found
+	}
+	if abs, err := filepath.Abs(python); err == nil {
+		python = abs
+	}
+	return python, nil
+}
+
+// child is the started sandbox helper (python once it execs).
+type child struct {
+	cmd        *exec.Cmd
+	pipes      *childPipes
+	pid        int
+	since      uint64 // start time in clock ticks, to tell its orphans apart
+	namespaces bool
+}
+
+// start starts the helper in its sandbox. Where namespaces cannot be
+// created (a container without CAP_SYS_ADMIN), root falls back to a uid of
+// its own without them.
+func start(p *plan) (*child, *result.ExecutionResult) {
+	for {
+		if !p.namespaces {
+			if fail := p.prepareWithoutNamespaces(); fail != nil {
+				return nil, fail
 			}
 		}
-		spec.Namespaces = namespaces
-		var err error
-		pipes, err = newChildPipes()
+		p.spec.Namespaces = p.namespaces
+		pipes, err := newChildPipes()
 		if err != nil {
-			return result.Failure(result.InternalError, fmt.Sprintf("creating pipes: %v", err))
+			return nil, failure(result.InternalError, "creating pipes: %v", err)
 		}
-		specJSON, _ := json.Marshal(spec)
-		cmd = &exec.Cmd{
+		specJSON, _ := json.Marshal(p.spec)
+		cmd := &exec.Cmd{
 			Path:   "/proc/self/exe",
 			Args:   []string{"codeexec-pyexec-helper"},
 			Env:    []string{sandboxchild.Env + "=" + string(specJSON)},
 			Stdout: pipes.outW,
 			Stderr: pipes.errW,
 			ExtraFiles: append([]*os.File{pipes.ctrlR, pipes.chanW, pipes.statW},
-				inputFiles...),
+				p.inputs...),
 			SysProcAttr: &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL},
 		}
-		if namespaces {
+		if p.namespaces {
 			cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWPID | syscall.CLONE_NEWNS | syscall.CLONE_NEWNET |
 				syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
 		}
 		if err := cmd.Start(); err != nil {
 			pipes.closeAll()
-			if namespaces && (errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSPC)) {
-				log.Debug("Cannot create namespaces for python; running it without them", "err", err)
-				namespaces = false
+			if p.namespaces && (errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSPC)) {
+				p.log.Debug("Cannot create namespaces for python; running it without them", "err", err)
+				p.namespaces = false
 				continue
 			}
-			return result.Failure(result.InternalError, fmt.Sprintf("starting the sandbox helper: %v", err))
+			return nil, failure(result.InternalError, "starting the sandbox helper: %v", err)
 		}
-		started = true
+		if p.namespaces {
+			p.log.Debug("Running python in its own PID, mount and network namespaces", "uid", p.uid)
+		} else if !p.privileged {
+			p.log.Debug("No privilege to isolate python; relying on the Pod's isolation (non-root uid, no network, read-only root filesystem) and the rlimits")
+		}
+		c := &child{cmd: cmd, pipes: pipes, pid: cmd.Process.Pid, namespaces: p.namespaces}
+		registerChild(c.pid)
+		if st, ok := readStat(c.pid); ok {
+			c.since = st.start
+		}
+		pipes.closeChildEnds()
+		return c, nil
 	}
-	if !started {
-		return result.Failure(result.InternalError, "starting the sandbox helper failed")
-	}
-	if namespaces {
-		log.Debug("Running python in its own PID, mount and network namespaces", "uid", uid)
-	} else if !privileged {
-		log.Debug("No privilege to isolate python; relying on the Pod's isolation (non-root uid, no network, read-only root filesystem) and the rlimits")
-	}
-	pid := cmd.Process.Pid
-	registerChild(pid)
-	var since uint64
-	if st, ok := readStat(pid); ok {
-		since = st.start
-	}
-	pipes.closeChildEnds()
+}
 
-	out := &outcome{nonce: nonce, pid1: namespaces, timeout: o.Timeout, cpuSoft: time.Duration(cpuSoft) * time.Second,
+// prepareWithoutNamespaces readies the host for a run without namespaces:
+// as root, the scratch dir goes to the run's uid; without privilege the
+// runner becomes a subreaper so that orphans of user code come back to it.
+func (p *plan) prepareWithoutNamespaces() *result.ExecutionResult {
+	if p.privileged {
+		if err := os.Chown(p.scratch, p.uid, p.gid); err != nil {
+			return failure(result.InternalError, "giving the scratch dir to the sandbox uid: %v", err)
+		}
+		return nil
+	}
+	if err := becomeSubreaper(); err != nil {
+		p.log.Debug("Cannot become a child subreaper; orphans of user code may outlive the run", "err", err)
+	}
+	dumpableOnce.Do(func() {
+		// Same uid as user code: keep /proc/<runner>/environ and ptrace
+		// out of its reach.
+		_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	})
+	p.spec.NProc = uint64(countUserTasks(os.Getuid()) + p.o.MaxProcs)
+	return nil
+}
+
+// supervise feeds the child its task, drains its streams and its result
+// channel into bounded buffers, enforces the wall clock, the flood and
+// scratch limits and cancellation, waits for it and kills whatever it left.
+// It returns what it observed.
+func supervise(ctx context.Context, p *plan, c *child) *outcome {
+	o := p.o
+	out := &outcome{nonce: p.header.Nonce, pid1: c.namespaces, timeout: o.Timeout,
+		cpuSoft:   time.Duration(p.cpuSoft) * time.Second,
 		maxOutput: o.MaxOutputBytes, fileSize: o.FileSizeBytes, scratchBytes: o.ScratchBytes}
+	oomBefore := readOOMKills()
 
 	var killMu sync.Mutex
 	exited := false
@@ -399,9 +482,9 @@ func run(ctx context.Context, o Options) result.ExecutionResult {
 		if exited {
 			return
 		}
-		_ = cmd.Process.Kill() // pidfd-based: never a recycled pid
-		if !namespaces {
-			killTree(pid, uid, since)
+		_ = c.cmd.Process.Kill() // pidfd-based: never a recycled pid
+		if !c.namespaces {
+			killTree(c.pid, p.uid, c.since)
 		}
 	}
 	var floodOnce sync.Once
@@ -417,6 +500,7 @@ func run(ctx context.Context, o Options) result.ExecutionResult {
 	out.stderr = newCapBuffer(o.MaxStreamBytes, floodLimit, flood("stderr"))
 	channel := &limitedBuffer{max: int(o.MaxOutputBytes) + 64<<10}
 
+	pipes := c.pipes
 	var drains sync.WaitGroup
 	drains.Add(3)
 	go func() { defer drains.Done(); drain(out.stdout, pipes.outR) }()
@@ -428,7 +512,7 @@ func run(ctx context.Context, o Options) result.ExecutionResult {
 		statusCh <- b
 	}()
 	go func() {
-		_, _ = io.WriteString(pipes.ctrlW, control)
+		_, _ = pipes.ctrlW.Write(p.header.encode())
 		_, _ = pipes.ctrlW.Write(o.Code)
 		pipes.ctrlW.Close()
 	}()
@@ -447,11 +531,11 @@ func run(ctx context.Context, o Options) result.ExecutionResult {
 		case <-stop:
 		}
 	}()
-	if !namespaces {
-		go watchScratch(scratch, o.ScratchBytes, stop, func() { scratchOver.Store(true); kill() })
+	if !c.namespaces {
+		go watchScratch(p.scratch, o.ScratchBytes, stop, func() { scratchOver.Store(true); kill() })
 	}
 
-	state, werr := cmd.Process.Wait()
+	state, werr := c.cmd.Process.Wait()
 	killMu.Lock()
 	exited = true
 	killMu.Unlock()
@@ -459,10 +543,10 @@ func run(ctx context.Context, o Options) result.ExecutionResult {
 	if timer != nil {
 		timer.Stop()
 	}
-	unregisterChild(pid)
-	if !namespaces {
+	unregisterChild(c.pid)
+	if !c.namespaces {
 		// Whatever user code left behind dies with the run.
-		killTree(pid, uid, since)
+		killTree(c.pid, p.uid, c.since)
 	}
 	waitDrains(&drains, pipes, 3*time.Second)
 	status := <-statusCh
@@ -495,7 +579,7 @@ func run(ctx context.Context, o Options) result.ExecutionResult {
 		out.oomKilled = readOOMKills() > oomBefore
 	}
 	out.channel, out.channelOverflow = channel.bytes()
-	return classify(out)
+	return out
 }
 
 type childPipes struct {
