@@ -133,11 +133,7 @@ func grade(t *testing.T, p program, res result.ExecutionResult, fx *fixtures) {
 			t.Errorf("the 200 KB line did not pass whole: %d bytes, truncated %v", len(res.Stdout), res.Truncated)
 		}
 	case "timeout":
-		if p.name == "timeout_01_busy_loop" {
-			want(result.Timeout, result.CPULimitExceeded)
-		} else {
-			want(result.Timeout)
-		}
+		want(result.Timeout) // its CPU limit is three times its wall clock
 	case "memory":
 		want(result.MemoryLimitExceeded)
 	case "cpu":
@@ -338,7 +334,7 @@ func TestUnprivileged(t *testing.T) {
 	// may (kill -1) would reach its siblings. In a Pod each execution has
 	// a PID namespace of its own.
 	cmd := exec.CommandContext(t.Context(), bin, "-test.run=^(TestCorpus|TestUnprivilegedSaysSo|TestDefaultLimits)$",
-		"-test.timeout=5m", "-test.v", "-test.parallel=1")
+		"-test.timeout=25m", "-test.v", "-test.parallel=1")
 	cmd.Dir = home
 	cmd.Env = []string{
 		"PATH=/usr/local/bin:/usr/bin:/bin",

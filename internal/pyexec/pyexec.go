@@ -41,14 +41,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -165,9 +163,6 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// exitCPU is the bootstrap's exit status on SIGXCPU when it is PID 1.
-const exitCPU = 152
-
 // sandbox uids: one per run, never shared, so that RLIMIT_NPROC and
 // signals stay within the run.
 const uidBase = 1 << 30
@@ -213,8 +208,13 @@ type outcome struct {
 	exited              bool
 	exitCode            int
 	signal              syscall.Signal
-	cpu                 time.Duration // user+system time of python
-	oomKilled           bool          // the cgroup's oom_kill count grew
+	cpu                 time.Duration // user+system time of python and what it reaped (wait4)
+	maxRSS              int64         // peak resident set of python or what it reaped (wait4), bytes
+	memLimit            int64         // the memory limit, bytes
+	oomKills            int64         // OOM kills the kernel counted for the run (its cgroup, or the runner's own)
+	cgroupLimitHit      bool          // the run's memory cgroup hit its limit
+	bigAllocs           int           // mappings larger than the whole limit the kernel refused (seccomp)
+	bigAllocMax         int64         // the largest of them, bytes
 	channel             []byte
 	channelOverflow     bool
 	nonce               string
@@ -240,6 +240,7 @@ type plan struct {
 	spec       sandboxchild.Spec
 	header     controlHeader
 	inputs     []*os.File
+	cgroup     *runCgroup // root only, where the host allows it
 	cleanups   []func()
 }
 
@@ -319,6 +320,15 @@ func prepare(o Options) (p *plan, fail *result.ExecutionResult) {
 		p.gid = p.uid
 	}
 	p.namespaces = p.privileged && !o.noNamespaces
+	if p.privileged {
+		cg, err := newRunCgroup(o.MemoryBytes)
+		if err != nil {
+			p.log.Debug("Cannot create a memory cgroup for the run; shared memory is bounded only by the host", "err", err)
+		} else {
+			p.cgroup = cg
+			p.cleanups = append(p.cleanups, cg.remove)
+		}
+	}
 
 	p.cpuSoft = uint64(math.Ceil(o.CPUTime.Seconds()))
 	if p.cpuSoft < 1 {
@@ -347,6 +357,9 @@ func prepare(o Options) (p *plan, fail *result.ExecutionResult) {
 		FSize:        uint64(o.FileSizeBytes),
 		NProc:        uint64(o.MaxProcs),
 		NoFile:       uint64(o.MaxOpenFiles),
+	}
+	if p.cgroup != nil {
+		p.spec.CgroupProcs = p.cgroup.procsFile()
 	}
 
 	nonce := make([]byte, 16)
@@ -471,7 +484,8 @@ func supervise(ctx context.Context, p *plan, c *child) *outcome {
 	o := p.o
 	out := &outcome{nonce: p.header.Nonce, pid1: c.namespaces, timeout: o.Timeout,
 		cpuSoft:   time.Duration(p.cpuSoft) * time.Second,
-		maxOutput: o.MaxOutputBytes, fileSize: o.FileSizeBytes, scratchBytes: o.ScratchBytes}
+		maxOutput: o.MaxOutputBytes, fileSize: o.FileSizeBytes, scratchBytes: o.ScratchBytes,
+		memLimit: o.MemoryBytes}
 	oomBefore := readOOMKills()
 
 	var killMu sync.Mutex
@@ -507,8 +521,15 @@ func supervise(ctx context.Context, p *plan, c *child) *outcome {
 	go func() { defer drains.Done(); drain(out.stderr, pipes.errR) }()
 	go func() { defer drains.Done(); drain(channel, pipes.chanR) }()
 	statusCh := make(chan []byte, 1)
+	stop := make(chan struct{})
+	allocs := &bigAllocs{}
+	var filterDone sync.WaitGroup
 	go func() {
-		b, _ := io.ReadAll(io.LimitReader(pipes.statR, 4096))
+		b, listener := readStatus(pipes.statR)
+		if listener != nil {
+			filterDone.Add(1)
+			go func() { defer filterDone.Done(); serveMemoryFilter(listener, stop, allocs) }()
+		}
 		statusCh <- b
 	}()
 	go func() {
@@ -522,7 +543,6 @@ func supervise(ctx context.Context, p *plan, c *child) *outcome {
 	if !o.NoWallClock {
 		timer = time.AfterFunc(o.Timeout, func() { timedOut.Store(true); kill() })
 	}
-	stop := make(chan struct{})
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -544,13 +564,18 @@ func supervise(ctx context.Context, p *plan, c *child) *outcome {
 		timer.Stop()
 	}
 	unregisterChild(c.pid)
+	// Whatever user code left behind dies with the run.
+	if p.cgroup != nil {
+		p.cgroup.kill()
+	}
 	if !c.namespaces {
-		// Whatever user code left behind dies with the run.
 		killTree(c.pid, p.uid, c.since)
 	}
 	waitDrains(&drains, pipes, 3*time.Second)
 	status := <-statusCh
+	filterDone.Wait()
 	pipes.closeParentEnds()
+	out.bigAllocs, out.bigAllocMax = allocs.get()
 
 	out.timedOut = timedOut.Load()
 	out.cancelled = cancelled.Load()
@@ -570,13 +595,18 @@ func supervise(ctx context.Context, p *plan, c *child) *outcome {
 		}
 		if ru, ok := state.SysUsage().(*syscall.Rusage); ok {
 			out.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+			out.maxRSS = ru.Maxrss << 10
 		}
 	}
 	if out.exited && out.exitCode == sandboxchild.ExitHelper && len(status) > 0 {
 		out.setupErr = string(status)
 	}
-	if oomBefore >= 0 {
-		out.oomKilled = readOOMKills() > oomBefore
+	if p.cgroup != nil {
+		out.cgroupLimitHit, out.oomKills = p.cgroup.evidence()
+	} else if oomBefore >= 0 {
+		if n := readOOMKills(); n > oomBefore {
+			out.oomKills = n - oomBefore
+		}
 	}
 	out.channel, out.channelOverflow = channel.bytes()
 	return out
@@ -588,7 +618,14 @@ type childPipes struct {
 
 func newChildPipes() (*childPipes, error) {
 	p := &childPipes{}
-	for _, pair := range [][2]**os.File{{&p.ctrlR, &p.ctrlW}, {&p.chanR, &p.chanW}, {&p.statR, &p.statW}, {&p.outR, &p.outW}, {&p.errR, &p.errW}} {
+	// The status channel is a socket: it carries the helper's errors and
+	// the memory filter's listener (SCM_RIGHTS).
+	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	p.statR, p.statW = os.NewFile(uintptr(sp[0]), "status-r"), os.NewFile(uintptr(sp[1]), "status-w")
+	for _, pair := range [][2]**os.File{{&p.ctrlR, &p.ctrlW}, {&p.chanR, &p.chanW}, {&p.outR, &p.outW}, {&p.errR, &p.errW}} {
 		r, w, err := os.Pipe()
 		if err != nil {
 			p.closeAll()
@@ -658,35 +695,4 @@ func watchScratch(dir string, limit int64, stop <-chan struct{}, over func()) {
 			return
 		}
 	}
-}
-
-// readOOMKills returns the oom_kill count of this process's cgroup (v2),
-// or -1 when it cannot be read.
-func readOOMKills() int64 {
-	b, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		return -1
-	}
-	var path string
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "0::"); ok {
-			path = rest
-		}
-	}
-	if path == "" {
-		return -1
-	}
-	ev, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", path, "memory.events"))
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(ev), "\n") {
-		if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
-			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err == nil {
-				return n
-			}
-		}
-	}
-	return -1
 }

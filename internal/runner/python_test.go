@@ -55,7 +55,8 @@ func TestRunPythonThroughCLI(t *testing.T) {
 	corpus := corpusDir(t)
 	secret := "cx-secret-runner-cli-test"
 	t.Setenv("CX_SECRET", secret)
-	common := []string{"--language", "python", "--python", testPython, "--timeout", "10s", "--cpu-time", "5s", "--memory", "2Gi",
+	// Limits no ok program can meet on a slow or loaded machine.
+	common := []string{"--language", "python", "--python", testPython, "--timeout", "5m", "--cpu-time", "60s", "--memory", "2Gi",
 		"--input", "orders=" + filepath.Join(corpus, "data", "orders.csv"),
 		"--input", "customers=" + filepath.Join(corpus, "data", "customers.csv")}
 

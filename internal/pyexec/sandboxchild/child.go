@@ -55,6 +55,9 @@ type Spec struct {
 	FSize        uint64 `json:"fsize"`
 	NProc        uint64 `json:"nproc"`
 	NoFile       uint64 `json:"nofile"`
+	// CgroupProcs is the cgroup.procs file of the run's memory cgroup,
+	// joined first, while the helper is still root; empty without one.
+	CgroupProcs string `json:"cgroupProcs,omitempty"`
 }
 
 func init() {
@@ -66,6 +69,9 @@ func init() {
 // childMain runs in the helper: it prepares the process and execs python.
 // It never returns.
 func childMain(specJSON string) {
+	// One thread does it all: no_new_privs and seccomp filters are per
+	// thread, and the exec keeps only the thread that calls it.
+	runtime.LockOSThread()
 	syscall.CloseOnExec(FDStatus)
 	fail := func(format string, a ...any) {
 		msg := fmt.Sprintf(format, a...)
@@ -91,10 +97,10 @@ func childMain(specJSON string) {
 	if err != nil {
 		fail("pyexec helper: env: %v", err)
 	}
+	listener := newListenerMsg(s.AS)
 	if err := prepareChild(s); err != nil {
 		fail("pyexec helper: %v", err)
 	}
-	runtime.LockOSThread()
 	nproc := unix.Rlimit{Cur: s.NProc, Max: s.NProc}
 	if _, _, e := syscall.RawSyscall(syscall.SYS_SETRLIMIT, unix.RLIMIT_NPROC, uintptr(unsafe.Pointer(&nproc)), 0); e != 0 {
 		rawFail("pyexec helper: setrlimit RLIMIT_NPROC failed, errno ", e)
@@ -103,6 +109,7 @@ func childMain(specJSON string) {
 	if _, _, e := syscall.RawSyscall(syscall.SYS_SETRLIMIT, unix.RLIMIT_AS, uintptr(unsafe.Pointer(&as)), 0); e != 0 {
 		rawFail("pyexec helper: setrlimit RLIMIT_AS failed, errno ", e)
 	}
+	listener.installAndSend()
 	_, _, e := syscall.RawSyscall(syscall.SYS_EXECVE, uintptr(unsafe.Pointer(path)),
 		uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envv[0])))
 	rawFail("pyexec helper: exec of python failed, errno ", e)
@@ -129,6 +136,11 @@ func rawFail(msg string, errno syscall.Errno) {
 }
 
 func prepareChild(s Spec) error {
+	if s.CgroupProcs != "" {
+		if err := os.WriteFile(s.CgroupProcs, []byte("0"), 0); err != nil {
+			return fmt.Errorf("joining the run's memory cgroup: %w", err)
+		}
+	}
 	// Nothing but our own fds may reach python.
 	if err := cloexecFrom(FDFirstIn + s.Inputs); err != nil {
 		return fmt.Errorf("closing inherited fds: %w", err)
