@@ -283,15 +283,21 @@ func findMarkers() []string {
 	return out
 }
 
+// findOrphans looks at every thread, not only thread-group leaders: a
+// leader that exited while its threads run has an empty cmdline.
 func findOrphans() []string {
 	var out []string
 	for _, pid := range listPids() {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-		if err != nil {
-			continue
-		}
-		if bytes.Contains(b, []byte("cx_orphan_")) {
-			out = append(out, fmt.Sprintf("%d: %q", pid, bytes.ReplaceAll(b, []byte{0}, []byte{' '})))
+		tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/cmdline")
+		for _, f := range tasks {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			if bytes.Contains(b, []byte("cx_orphan_")) {
+				out = append(out, fmt.Sprintf("%d: %q", pid, bytes.ReplaceAll(b, []byte{0}, []byte{' '})))
+				break
+			}
 		}
 	}
 	return out

@@ -41,7 +41,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"math"
 	"os"
@@ -303,10 +302,15 @@ func prepare(o Options) (p *plan, fail *result.ExecutionResult) {
 		if err != nil {
 			return p, failure(result.InternalError, "creating the scratch dir: %v", err)
 		}
-		p.cleanups = append(p.cleanups, func() { os.RemoveAll(d) })
+		p.cleanups = append(p.cleanups, func() { removeScratch(d) })
 		scratch = d
-	} else if err := os.MkdirAll(scratch, 0o700); err != nil {
-		return p, failure(result.InvalidInput, "scratch dir: %v", err)
+	} else {
+		if err := os.MkdirAll(scratch, 0o700); err != nil {
+			return p, failure(result.InvalidInput, "scratch dir: %v", err)
+		}
+		// What the run leaves there goes with it; what was there stays.
+		keep := listNames(scratch)
+		p.cleanups = append(p.cleanups, func() { emptyScratch(scratch, keep) })
 	}
 	if abs, err := filepath.Abs(scratch); err == nil {
 		scratch = abs
@@ -552,7 +556,8 @@ func supervise(ctx context.Context, p *plan, c *child) *outcome {
 		}
 	}()
 	if !c.namespaces {
-		go watchScratch(p.scratch, o.ScratchBytes, stop, func() { scratchOver.Store(true); kill() })
+		pids := func() []int { return runPids(c.pid, p.uid, p.cgroup) }
+		go watchScratch(p.scratch, o.ScratchBytes, pids, stop, func() { scratchOver.Store(true); kill() })
 	}
 
 	state, werr := c.cmd.Process.Wait()
@@ -661,38 +666,5 @@ func waitDrains(wg *sync.WaitGroup, p *childPipes, d time.Duration) {
 	case <-time.After(d):
 		closeFiles(p.outR, p.errR, p.chanR)
 		<-done
-	}
-}
-
-// watchScratch stops the run when the scratch dir grows over limit (the
-// tmpfs size does it in the namespace sandbox; in the Pod the emptyDir's
-// sizeLimit backs it up).
-func watchScratch(dir string, limit int64, stop <-chan struct{}, over func()) {
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
-		var total int64
-		_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return nil
-			}
-			if info, err := d.Info(); err == nil {
-				if st, ok := info.Sys().(*syscall.Stat_t); ok {
-					total += st.Blocks * 512
-				} else {
-					total += info.Size()
-				}
-			}
-			return nil
-		})
-		if total > limit {
-			over()
-			return
-		}
 	}
 }
