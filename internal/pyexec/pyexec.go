@@ -10,28 +10,52 @@
 // the scratch dir as its working directory.
 //
 // Started as root, the helper is cloned into fresh PID, mount, network, IPC
-// and UTS namespaces and drops to a uid of its own for this run: every
-// mount is read-only except a size-limited tmpfs on the scratch dir, /proc
-// shows only the sandbox, there is no network interface that is up, and
-// python is PID 1 of its namespace, so killing it (or its exit) kills every
-// process user code started. Without privilege (inside the Pod) the
-// runner relies on the Pod's isolation, logs so at debug level, makes itself
-// a child subreaper and kills the session and every orphan at the end.
+// and UTS namespaces, joins a memory cgroup of the run's own (limited to
+// the run's memory; it counts the shared memory RLIMIT_AS does not), drops
+// to a uid of its own for this run and pivots into a new root that holds
+// only read-only /usr, the interpreter's prefix, a few /etc files, a
+// minimal /dev, its own /proc and the scratch dir as a size-limited tmpfs
+// (sandboxchild/rootfs.go). python is PID 1 of its namespace, so killing it
+// (or its exit) kills every process user code started. Every run, in every
+// mode, gets a fresh empty session keyring. Without privilege (inside the
+// Pod) the runner relies on the Pod's isolation, logs so at debug level,
+// makes itself a child subreaper and kills the session and every orphan at
+// the end (zombie thread-group leaders included).
 //
 // The result comes back as frames on a dedicated pipe (see frames.go), the
 // user's stdout and stderr are drained into bounded head+tail buffers, and
-// the reason is decided from what the runner observed itself (its wall
-// clock, the exit status, the CPU time used) before anything the bootstrap
-// reported.
+// the reason is decided by classify, a pure function of what the runner
+// observed.
 //
-// What is trusted: the kernel (uid, namespaces, read-only mounts, rlimits)
-// is the boundary; the bootstrap's audit hook is defence in depth that
-// names the refused operation. The bootstrap shares its process with user
-// code, so code that walks Python frames can find the frame nonce and
-// forge a frame; that buys nothing the code could not do by setting
-// `result`, because Timeout, CPU, memory and crashes are decided here from
-// the exit status, and a refused operation's frame is written before the
-// code regains control.
+// Reasons come from evidence, never from the code's words. The code shares
+// its process with the bootstrap, so everything the bootstrap reports, and
+// every exit status or signal the code can give itself, is a claim. A
+// limit reason needs the kernel's own counters:
+//   - CPULimitExceeded: the CPU time wait4 accounted to python and what it
+//     reaped reaches the limit, or the run died as RLIMIT_CPU kills
+//     (SIGXCPU, SIGKILL, the bootstrap's exit 152 as PID 1) after at least
+//     half of it (the kernel checks the limit on tick-sampled time, wait4
+//     reports precise time, and a loaded VM makes them differ).
+//   - MemoryLimitExceeded, in order: an OOM kill counted by the run's
+//     cgroup (root) or the runner's own (in a Pod, the container's); a
+//     mapping larger than the whole limit, which the helper's seccomp
+//     filter hands to the runner (SECCOMP_RET_USER_NOTIF) and the runner
+//     refuses with ENOMEM, exactly as RLIMIT_AS would, and counts; the
+//     run's cgroup hitting its limit; a peak RSS (wait4) of at least half
+//     the limit. RLIMIT_AS refusals leave no counter, hence the filter
+//     and the peak. Except for the OOM kill, the code's own account of its
+//     failure (MemoryError, ENOMEM, an abort with an allocation message)
+//     must agree: it narrows what the evidence allows, never more.
+// Otherwise the reason is RuntimeError with the exit status or signal:
+// os._exit(152), a self-sent SIGKILL or SIGXCPU, or "MemoryError" printed
+// before os.abort() are RuntimeErrors.
+//
+// What is trusted: the kernel (uid, namespaces, the new root, cgroup,
+// rlimits, seccomp) is the boundary; the bootstrap's audit hook is defence
+// in depth that names the refused operation, and code that finds it
+// through gc can disable it: writes it never sees (dir_fd, sqlite ATTACH
+// and VACUUM INTO, readline history, POSIX shm) are stopped by the
+// read-only root, as TestKernelBoundary proves with the hook off.
 package pyexec
 
 import (
