@@ -46,6 +46,7 @@
 //     and the peak. Except for the OOM kill, the code's own account of its
 //     failure (MemoryError, ENOMEM, an abort with an allocation message)
 //     must agree: it narrows what the evidence allows, never more.
+//
 // Otherwise the reason is RuntimeError with the exit status or signal:
 // os._exit(152), a self-sent SIGKILL or SIGXCPU, or "MemoryError" printed
 // before os.abort() are RuntimeErrors.
