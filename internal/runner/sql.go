@@ -50,6 +50,9 @@ func runSQL(ctx context.Context, c Config) result.ExecutionResult {
 	if err != nil {
 		return sqlExecFailure(err)
 	}
+	if refusal := checkDSNEndpoint(dsn, c.AllowedEndpoints); refusal != nil {
+		return *refusal
+	}
 	out, err := sqlexec.Execute(ctx, dsn, st.SQL, sqlexec.Options{
 		Timeout:      c.Timeout,
 		MaxRows:      c.MaxRows,
