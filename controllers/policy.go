@@ -129,7 +129,13 @@ func remarshal(v any, out any) error {
 // labels.Selector, with Kubernetes' own checks of keys, operators and
 // values.
 func NamespaceSelectorAsSelector(s execv1.NamespaceSelector) (labels.Selector, error) {
-	ls := &metav1.LabelSelector{MatchLabels: s.MatchLabels}
+	ls := &metav1.LabelSelector{}
+	for k, v := range s.MatchLabels {
+		if ls.MatchLabels == nil {
+			ls.MatchLabels = map[string]string{}
+		}
+		ls.MatchLabels[k] = string(v)
+	}
 	for _, r := range s.MatchExpressions {
 		ls.MatchExpressions = append(ls.MatchExpressions, metav1.LabelSelectorRequirement{
 			Key: r.Key, Operator: metav1.LabelSelectorOperator(r.Operator), Values: r.Values,

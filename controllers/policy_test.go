@@ -25,7 +25,7 @@ func policy(name string, mut func(*execv1.ExecutionPolicySpec)) execv1.Execution
 func TestSelectPolicies(t *testing.T) {
 	all := policy("all", func(*execv1.ExecutionPolicySpec) {})
 	teamA := policy("team-a", func(s *execv1.ExecutionPolicySpec) {
-		s.NamespaceSelector = execv1.NamespaceSelector{MatchLabels: map[string]string{"team": "a"}}
+		s.NamespaceSelector = execv1.NamespaceSelector{MatchLabels: map[string]execv1.LabelValue{"team": "a"}}
 	})
 	notProd := policy("not-prod", func(s *execv1.ExecutionPolicySpec) {
 		s.NamespaceSelector = execv1.NamespaceSelector{MatchExpressions: []execv1.NamespaceSelectorRequirement{
@@ -259,7 +259,7 @@ func TestValidatePolicyMatchesTheSchema(t *testing.T) {
 			s.NamespaceSelector.MatchExpressions = []execv1.NamespaceSelectorRequirement{{Key: "team", Operator: "Exists", Values: []string{"a"}}}
 		}, want: "spec.namespaceSelector"},
 		"bad label key": {mut: func(s *execv1.ExecutionPolicySpec) {
-			s.NamespaceSelector.MatchLabels = map[string]string{"a b": "x"}
+			s.NamespaceSelector.MatchLabels = map[string]execv1.LabelValue{"a b": "x"}
 		}, want: "spec.namespaceSelector"},
 		"memory too small": {mut: func(s *execv1.ExecutionPolicySpec) {
 			s.Limits = []execv1.LanguageLimits{{Language: execv1.LanguagePython, Max: execv1.ExecutionLimits{Memory: q("1Mi")}}}

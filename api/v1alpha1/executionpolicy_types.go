@@ -137,8 +137,7 @@ type NamespaceSelector struct {
 	// +optional
 	// +kubebuilder:validation:MaxProperties=32
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k).hasValue())",message="matchLabels keys must be valid label keys"
-	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.labelValue().validate(self[k]).hasValue())",message="matchLabels values must be valid label values"
-	MatchLabels map[string]string `json:"matchLabels,omitempty"`
+	MatchLabels map[string]LabelValue `json:"matchLabels,omitempty"`
 
 	// matchExpressions are label requirements that must all hold. At most
 	// 32.
@@ -147,6 +146,12 @@ type NamespaceSelector struct {
 	// +kubebuilder:validation:MaxItems=32
 	MatchExpressions []NamespaceSelectorRequirement `json:"matchExpressions,omitempty"`
 }
+
+// LabelValue is a label value: at most 63 letters, digits, '-', '_' and
+// '.', beginning and ending with a letter or digit, or empty.
+// +kubebuilder:validation:MaxLength=63
+// +kubebuilder:validation:XValidation:rule="!format.labelValue().validate(self).hasValue()",message="matchLabels values must be valid label values"
+type LabelValue string
 
 // SelectorOperator is the operator of a label requirement.
 // +kubebuilder:validation:Enum=In;NotIn;Exists;DoesNotExist
@@ -216,7 +221,9 @@ type DatasourcePolicy struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.max) || !has(self.max.cpu) || (isQuantity(string(self.max.cpu)) && quantity(string(self.max.cpu)).compareTo(quantity('10m')) >= 0 && quantity(string(self.max.cpu)).compareTo(quantity('64')) <= 0)",message="max.cpu must be a quantity from 10m to 64",fieldPath=".max.cpu"
 // +kubebuilder:validation:XValidation:rule="!has(self.default) || !has(self.default.memory) || (isQuantity(string(self.default.memory)) && quantity(string(self.default.memory)).compareTo(quantity('64Mi')) >= 0 && quantity(string(self.default.memory)).compareTo(quantity('64Gi')) <= 0)",message="default.memory must be a quantity from 64Mi to 64Gi",fieldPath=".default.memory"
 // +kubebuilder:validation:XValidation:rule="!has(self.max) || !has(self.max.memory) || (isQuantity(string(self.max.memory)) && quantity(string(self.max.memory)).compareTo(quantity('64Mi')) >= 0 && quantity(string(self.max.memory)).compareTo(quantity('64Gi')) <= 0)",message="max.memory must be a quantity from 64Mi to 64Gi",fieldPath=".max.memory"
-// +kubebuilder:validation:XValidation:rule="!has(self.default) || !has(self.max) || ((!has(self.default.cpu) || !has(self.max.cpu) || !isQuantity(string(self.default.cpu)) || !isQuantity(string(self.max.cpu)) || quantity(string(self.default.cpu)).compareTo(quantity(string(self.max.cpu))) <= 0) && (!has(self.default.memory) || !has(self.max.memory) || !isQuantity(string(self.default.memory)) || !isQuantity(string(self.max.memory)) || quantity(string(self.default.memory)).compareTo(quantity(string(self.max.memory))) <= 0) && (!has(self.default.timeoutSeconds) || !has(self.max.timeoutSeconds) || self.default.timeoutSeconds <= self.max.timeoutSeconds) && (!has(self.default.maxOutputBytes) || !has(self.max.maxOutputBytes) || self.default.maxOutputBytes <= self.max.maxOutputBytes) && (!has(self.default.maxRows) || !has(self.max.maxRows) || self.default.maxRows <= self.max.maxRows))",message="each default must not exceed the maximum beside it",fieldPath=".default"
+// +kubebuilder:validation:XValidation:rule="!has(self.default) || !has(self.max) || !has(self.default.cpu) || !has(self.max.cpu) || !isQuantity(string(self.default.cpu)) || !isQuantity(string(self.max.cpu)) || quantity(string(self.default.cpu)).compareTo(quantity(string(self.max.cpu))) <= 0",message="each default must not exceed the maximum beside it",fieldPath=".default.cpu"
+// +kubebuilder:validation:XValidation:rule="!has(self.default) || !has(self.max) || !has(self.default.memory) || !has(self.max.memory) || !isQuantity(string(self.default.memory)) || !isQuantity(string(self.max.memory)) || quantity(string(self.default.memory)).compareTo(quantity(string(self.max.memory))) <= 0",message="each default must not exceed the maximum beside it",fieldPath=".default.memory"
+// +kubebuilder:validation:XValidation:rule="!has(self.default) || !has(self.max) || ((!has(self.default.timeoutSeconds) || !has(self.max.timeoutSeconds) || self.default.timeoutSeconds <= self.max.timeoutSeconds) && (!has(self.default.maxOutputBytes) || !has(self.max.maxOutputBytes) || self.default.maxOutputBytes <= self.max.maxOutputBytes) && (!has(self.default.maxRows) || !has(self.max.maxRows) || self.default.maxRows <= self.max.maxRows))",message="each default must not exceed the maximum beside it",fieldPath=".default"
 type LanguageLimits struct {
 	// language is the language these limits apply to.
 	// +required
