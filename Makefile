@@ -112,7 +112,9 @@ uninstall: manifests envtest ## Remove the CRDs and the admission policy.
 .PHONY: deploy
 deploy: manifests envtest ## Deploy the CRDs, the admission policy and the manager (config/default) into the cluster KUBECONFIG points at.
 	$(KUBECTL) apply --server-side -f config/admission/execution-policy.yaml
+	$(KUBECTL) apply --server-side -f config/samples/baseline-executionpolicy.yaml
 	$(KUBECTL) apply --server-side -k config/default
+	$(KUBECTL) apply --server-side -f config/admission/sandbox-shape.yaml
 
 .PHONY: undeploy
 undeploy: envtest ## Remove the manager.
