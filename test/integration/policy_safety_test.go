@@ -142,4 +142,18 @@ func TestDatasourceComesFromThePolicy(t *testing.T) {
 }
 
 var _ = batchv1.Job{}
-var _ = meta.FindStatusCondition
+
+// The manager reports on each policy whether it enforces it.
+func TestPolicyReportsReady(t *testing.T) {
+	eventually(t, waitFor, "Ready=True on the baseline policy", func() error {
+		p := &execv1.ExecutionPolicy{}
+		if err := k8s.Get(context.Background(), client.ObjectKey{Name: controllers.BaselinePolicyName}, p); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(p.Status.Conditions, execv1.ConditionPolicyReady)
+		if c == nil || c.Status != metav1.ConditionTrue || c.Reason != execv1.ReasonPolicyValid || c.ObservedGeneration != p.Generation {
+			return fmt.Errorf("condition %+v", c)
+		}
+		return nil
+	})
+}
