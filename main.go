@@ -42,6 +42,7 @@ func main() {
 	var (
 		metricsAddr, probeAddr, scratch, pullPolicy string
 		enableLeaderElection, secureMetrics         bool
+		allowUnselected                             bool
 		ttl, grace, workers                         int
 	)
 	jobOpts := controllers.DefaultJobOptions()
@@ -57,6 +58,7 @@ func main() {
 	flag.BoolVar(&jobOpts.DisableRunnerWallClock, "testing-disable-runner-wall-clock", false, "Testing only: turn the runner's wall clock off so that the Job's activeDeadlineSeconds alone ends a run.")
 	flag.StringVar(&scratch, "scratch-size-limit", jobOpts.ScratchSizeLimit.String(), "The size limit of the sandbox's scratch emptyDir.")
 	flag.IntVar(&ttl, "job-ttl-seconds-after-finished", 300, "ttlSecondsAfterFinished set on a Job once its result is persisted; negative keeps Jobs until their CodeExecution is deleted.")
+	flag.BoolVar(&allowUnselected, "allow-unselected-namespaces", false, "Let a namespace that no ExecutionPolicy selects run executions under the built-in defaults. Off: such a namespace runs nothing.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -85,6 +87,9 @@ func main() {
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         enableLeaderElection,
 		LeaderElectionID:       "codeexec-operator.execution.codeexec.io",
+		// ExecutionPolicies are read as unstructured data (one that does
+		// not decode must not fail the others): serve them from the cache.
+		Client: client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			&batchv1.Job{}:      {Label: owned},
 			&corev1.Pod{}:       {Label: owned},
@@ -110,7 +115,8 @@ func main() {
 		Bounds:    controllers.DefaultBounds(),
 		APIReader: mgr.GetAPIReader(),
 
-		MaxConcurrentReconciles: workers,
+		MaxConcurrentReconciles:   workers,
+		AllowUnselectedNamespaces: allowUnselected,
 	}
 	if ttl >= 0 {
 		t := int32(ttl)
@@ -118,6 +124,10 @@ func main() {
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Unable to create the controller", "controller", "CodeExecution")
+		os.Exit(1)
+	}
+	if err := (&controllers.ExecutionPolicyReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("executionpolicy-controller")}).SetupWithManager(mgr); err != nil {
+		setupLog.Error(err, "Unable to create the controller", "controller", "ExecutionPolicy")
 		os.Exit(1)
 	}
 	// +kubebuilder:scaffold:builder

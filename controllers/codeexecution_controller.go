@@ -58,6 +58,10 @@ type CodeExecutionReconciler struct {
 	APIReader client.Reader
 	// LookupIP resolves a datasource host; nil uses the system resolver.
 	LookupIP func(ctx context.Context, host string) ([]net.IP, error)
+	// AllowUnselectedNamespaces lets a namespace that no ExecutionPolicy
+	// selects run executions under the built-in defaults. Off by default:
+	// such a namespace runs nothing.
+	AllowUnselectedNamespaces bool
 
 	nsLocksMu sync.Mutex
 	nsLocks   map[string]*sync.Mutex
@@ -75,9 +79,9 @@ const DefaultMaxConcurrentReconciles = 16
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=execution.codeexec.io,resources=executionpolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=execution.codeexec.io,resources=executionpolicies/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=resourcequotas,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create
 
 // Reconcile brings one CodeExecution one step closer to its terminal status.
@@ -159,24 +163,23 @@ func (r *CodeExecutionReconciler) reconcile(ctx context.Context, ce *execv1.Code
 	}
 }
 
-// policyFor merges the ExecutionPolicies that select ce's namespace.
+// policyFor merges the ExecutionPolicies that select ce's namespace (see
+// PolicyFor). Policies are listed as unstructured data so that one that
+// does not decode is reported on itself instead of failing the list.
 func (r *CodeExecutionReconciler) policyFor(ctx context.Context, ce *execv1.CodeExecution) (EffectivePolicy, error) {
-	var policies execv1.ExecutionPolicyList
-	if err := r.List(ctx, &policies); err != nil {
+	policies := PolicyListObject()
+	if err := r.List(ctx, policies); err != nil {
 		return EffectivePolicy{}, fmt.Errorf("listing ExecutionPolicies: %w", err)
-	}
-	if len(policies.Items) == 0 {
-		return MergePolicies(nil), nil
 	}
 	ns := &corev1.Namespace{}
 	if err := r.Get(ctx, types.NamespacedName{Name: ce.Namespace}, ns); err != nil {
 		return EffectivePolicy{}, fmt.Errorf("getting Namespace %s: %w", ce.Namespace, err)
 	}
-	selected, err := SelectPolicies(policies.Items, ns.Labels)
-	if err != nil {
-		return EffectivePolicy{}, err
+	stored := make([]StoredPolicy, 0, len(policies.Items))
+	for i := range policies.Items {
+		stored = append(stored, ReadPolicy(&policies.Items[i]))
 	}
-	return MergePolicies(selected), nil
+	return PolicyFor(stored, ce.Namespace, ns.Labels, r.AllowUnselectedNamespaces), nil
 }
 
 // startJob creates the execution's task, NetworkPolicy and Job once the
@@ -191,22 +194,18 @@ func (r *CodeExecutionReconciler) startJob(ctx context.Context, ce *execv1.CodeE
 		}
 		return nil, err
 	}
-	var ep *Endpoint
+	var eps []Endpoint
 	if ce.Spec.Language == execv1.LanguageSQL {
-		var err error
-		if ep, err = r.datasourceEndpoint(ctx, ce); err != nil {
-			r.finish(ce, execv1.ReasonInvalidInput, err.Error(), nil)
-			return nil, nil
-		}
+		eps = r.datasourceEndpoints(ctx, pol.DatasourceEndpoints(ce.Spec))
 	}
-	cm, err := BuildTaskConfigMap(ce, l, SQLPermissions{SystemSchemas: pol.SQLSystemSchemas, Show: pol.SQLShow})
+	cm, err := BuildTaskConfigMap(ce, l, SQLPermissions{SystemSchemas: pol.SQLSystemSchemas, Show: pol.SQLShow, Endpoints: pol.DatasourceEndpoints(ce.Spec)})
 	if err != nil {
 		return nil, err
 	}
 	if err := r.createOwned(ctx, ce, cm, &corev1.ConfigMap{}); err != nil {
 		return nil, err
 	}
-	if err := r.createOwned(ctx, ce, BuildNetworkPolicy(ce, ep), &networkingv1.NetworkPolicy{}); err != nil {
+	if err := r.createOwned(ctx, ce, BuildNetworkPolicy(ce, eps), &networkingv1.NetworkPolicy{}); err != nil {
 		return nil, err
 	}
 	o := r.Job
@@ -274,37 +273,18 @@ func (r *CodeExecutionReconciler) namespaceLoad(ctx context.Context, ns string) 
 	return running, waiting, nil
 }
 
-// datasourceEndpoint reads the datasource Secret's DSN for the address the
-// NetworkPolicy allows. Neither the DSN nor the password is logged.
-func (r *CodeExecutionReconciler) datasourceEndpoint(ctx context.Context, ce *execv1.CodeExecution) (*Endpoint, error) {
-	ref := ce.Spec.Datasource.SecretRef
-	key := ref.Key
-	if key == "" {
-		key = defaultSecretKey
-	}
-	sec := &corev1.Secret{}
-	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: ce.Namespace, Name: ref.Name}, sec); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("spec.datasource.secretRef: Secret %q does not exist", ref.Name)
+// datasourceEndpoints resolves the endpoints the policy declares for the
+// execution's datasource, for its NetworkPolicy. The manager never reads
+// the datasource Secret: the runner checks the DSN against the same
+// endpoints before connecting.
+func (r *CodeExecutionReconciler) datasourceEndpoints(ctx context.Context, declared []string) []Endpoint {
+	return DeclaredEndpoints(declared, func(host string) ([]net.IP, error) {
+		ips, err := r.lookupIP(ctx, host)
+		if err != nil {
+			ctrl.LoggerFrom(ctx).Info("Datasource host does not resolve; the NetworkPolicy allows only DNS for it", "host", host)
 		}
-		return nil, fmt.Errorf("spec.datasource.secretRef: reading Secret %q: %s", ref.Name, apierrors.ReasonForError(err))
-	}
-	dsn, ok := sec.Data[key]
-	if !ok {
-		return nil, fmt.Errorf("spec.datasource.secretRef: Secret %q has no key %q", ref.Name, key)
-	}
-	host, port, err := ParseDatasource(string(dsn))
-	if err != nil {
-		return nil, fmt.Errorf("spec.datasource.secretRef: Secret %q key %q: %w", ref.Name, key, err)
-	}
-	if ip := net.ParseIP(host); ip != nil {
-		return &Endpoint{IPs: []net.IP{ip}, Port: port}, nil
-	}
-	ips, err := r.lookupIP(ctx, host)
-	if err != nil {
-		ctrl.LoggerFrom(ctx).Info("Datasource host does not resolve; the NetworkPolicy allows only DNS", "host", host)
-	}
-	return &Endpoint{IPs: ips, Port: port, NeedsDNS: true}, nil
+		return ips, err
+	})
 }
 
 func (r *CodeExecutionReconciler) lookupIP(ctx context.Context, host string) ([]net.IP, error) {
@@ -518,7 +498,7 @@ func (r *CodeExecutionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podToExecution)).
 		Watches(&execv1.CodeExecution{}, releases, builder.WithPredicates(finishedOrDeleted)).
 		Watches(&corev1.ResourceQuota{}, releases).
-		Watches(&execv1.ExecutionPolicy{}, handler.EnqueueRequestsFromMapFunc(r.allWaiting)).
+		Watches(PolicyObject(), handler.EnqueueRequestsFromMapFunc(r.allWaiting)).
 		Named("codeexecution").
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Complete(r)

@@ -54,6 +54,9 @@ func runSQL(ctx context.Context, c Config) result.ExecutionResult {
 	if err != nil {
 		return sqlExecFailure(err)
 	}
+	if refusal := checkDSNEndpoint(dsn, c.AllowedEndpoints); refusal != nil {
+		return *refusal
+	}
 	out, err := sqlexec.ExecuteGuarded(ctx, dsn, string(c.Code), policy, sqlexec.Options{
 		Timeout:  c.Timeout,
 		MaxRows:  c.MaxRows,

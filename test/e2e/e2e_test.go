@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -281,6 +282,14 @@ func TestSQLReadsMariaDBAndRefusesAWrite(t *testing.T) {
 		BindAddress: bridgeAddress(t),
 	})
 	ns := newNamespace(t, nil)
+	// The manager reads no Secret: the policy declares where shop-db may go.
+	pol := &execv1.ExecutionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "e2e-sql-" + ns}, Spec: execv1.ExecutionPolicySpec{
+		NamespaceSelector: execv1.NamespaceSelector{MatchLabels: map[string]execv1.LabelValue{"kubernetes.io/metadata.name": execv1.LabelValue(ns)}},
+		Datasources: []execv1.DatasourcePolicy{{SecretName: "shop-db",
+			Endpoints: []string{net.JoinHostPort(db.Host, strconv.Itoa(db.Port))}}},
+	}}
+	create(t, pol)
+	t.Cleanup(func() { _ = k8s.Delete(context.Background(), pol) })
 	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "shop-db", Namespace: ns},
 		StringData: map[string]string{"dsn": db.ReadOnlyTCPDSN()}})
 	read := wrappers.MakeCodeExecution("read", ns).Language(execv1.LanguageSQL).Datasource("shop-db", "dsn").

@@ -144,7 +144,12 @@ func stopManager() {
 func newNamespace(t *testing.T, labels map[string]string) string {
 	t.Helper()
 	ctx := context.Background()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "e2e-", Labels: labels}}
+	// Opted in to the baseline ExecutionPolicy that hack/test-e2e.sh applies.
+	l := map[string]string{execv1.LabelExecutionsEnabled: "true"}
+	for k, v := range labels {
+		l[k] = v
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "e2e-", Labels: l}}
 	if err := k8s.Create(ctx, ns); err != nil {
 		t.Fatal(err)
 	}

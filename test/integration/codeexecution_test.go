@@ -32,7 +32,20 @@ const waitFor = 20 * time.Second
 var nsCounter int
 
 // newNamespace creates a namespace for one test.
+// newNamespace creates a namespace that the baseline policy selects (it
+// carries execution.codeexec.io/enabled=true) with extra labels.
 func newNamespace(t *testing.T, labels map[string]string) string {
+	t.Helper()
+	l := map[string]string{execv1.LabelExecutionsEnabled: "true"}
+	for k, v := range labels {
+		l[k] = v
+	}
+	return newUnselectedNamespace(t, l)
+}
+
+// newUnselectedNamespace creates a namespace with exactly these labels:
+// only a policy that selects them governs it.
+func newUnselectedNamespace(t *testing.T, labels map[string]string) string {
 	t.Helper()
 	nsCounter++
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("it-%d-%d", time.Now().Unix()%100000, nsCounter), Labels: labels}}

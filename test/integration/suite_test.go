@@ -128,6 +128,24 @@ func setup() error {
 	if err := applyYAML(ctx, filepath.Join(repoRoot(), "config", "admission", "execution-policy.yaml")); err != nil {
 		return fmt.Errorf("installing the admission policy: %w", err)
 	}
+	// As `make install`: the baseline policy, which selects namespaces
+	// labelled execution.codeexec.io/enabled=true (newNamespace sets it).
+	if err := applyYAML(ctx, filepath.Join(repoRoot(), "config", "samples", "baseline-executionpolicy.yaml")); err != nil {
+		return fmt.Errorf("installing the baseline policy: %w", err)
+	}
+	// The datasources the tests' opted-in namespaces use.
+	if err := k8s.Create(ctx, &execv1.ExecutionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "it-datasources"},
+		Spec: execv1.ExecutionPolicySpec{
+			NamespaceSelector: execv1.NamespaceSelector{MatchLabels: map[string]execv1.LabelValue{execv1.LabelExecutionsEnabled: "true"}},
+			Datasources: []execv1.DatasourcePolicy{
+				{SecretName: "db", Endpoints: []string{"127.0.0.1:3306"}},
+				{SecretName: "analytics-db", Endpoints: []string{"mariadb.example.internal:3306"}}, // config/samples
+			},
+		},
+	}); err != nil {
+		return fmt.Errorf("creating the datasource policy: %w", err)
+	}
 	return startManager()
 }
 
@@ -160,6 +178,7 @@ func startManager() error {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:  scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
+		Client:  client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		// Tests restart the manager in one process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
@@ -177,6 +196,9 @@ func startManager() error {
 		JobTTLSecondsAfterFinished: ptr.To(testJobTTL),
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := (&controllers.ExecutionPolicyReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("executionpolicy-controller")}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
