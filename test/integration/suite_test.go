@@ -152,9 +152,6 @@ func applyYAML(ctx context.Context, path string) error {
 	return nil
 }
 
-// testJobTTL is the TTL the manager sets on finished Jobs in these tests.
-const testJobTTL = int32(120)
-
 // startManager starts a manager with the controller, as main.go does.
 func startManager() error {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
@@ -162,19 +159,20 @@ func startManager() error {
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		// Tests restart the manager in one process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+		// The cache main.go uses: labelled Jobs, Pods and ConfigMaps only.
+		Cache: controllers.CacheOptions(),
 	})
 	if err != nil {
 		return err
 	}
 	r := &controllers.CodeExecutionReconciler{
-		Client:                     mgr.GetClient(),
-		Scheme:                     mgr.GetScheme(),
-		Recorder:                   mgr.GetEventRecorder("codeexecution-controller"),
-		Logs:                       controllers.ClientsetLogReader{Clientset: clientset},
-		Clock:                      clock.RealClock{},
-		Job:                        controllers.DefaultJobOptions(),
-		Bounds:                     controllers.DefaultBounds(),
-		JobTTLSecondsAfterFinished: ptr.To(testJobTTL),
+		Client:   mgr.GetClient(),
+		Scheme:   mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorder("codeexecution-controller"),
+		Logs:     controllers.ClientsetLogReader{Clientset: clientset},
+		Clock:    clock.RealClock{},
+		Job:      controllers.DefaultJobOptions(),
+		Bounds:   controllers.DefaultBounds(),
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return err

@@ -1,0 +1,198 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	execv1 "github.com/codeexec/codeexec-operator/api/v1alpha1"
+)
+
+// resolve reads the ExecutionPolicies that govern ce (from the cache) and
+// records, once, what they decide: status.policies, status.limits and
+// status.sandbox. Nothing later re-resolves them.
+func (r *CodeExecutionReconciler) resolve(ctx context.Context, ce *execv1.CodeExecution) error {
+	pol, err := r.policyFor(ctx, ce.Namespace)
+	if err != nil {
+		return err
+	}
+	ResolveStatus(ce, pol, r.Clock.Now())
+	return nil
+}
+
+// ResolveStatus records in ce's status what pol decides for it: the
+// governing policies, the limits and the sandbox settings, or a terminal
+// PolicyViolation or InvalidInput. It is a pure function.
+func ResolveStatus(ce *execv1.CodeExecution, pol EffectivePolicy, now time.Time) {
+	ce.Status.Policies = pol.Names
+	ce.Status.JobName = JobName(ce.Name, ce.UID)
+	limits, err := pol.Resolve(ce.Spec)
+	if err != nil {
+		finish(ce, Outcome{Reason: execv1.ReasonPolicyViolation, Message: err.Error()}, now)
+		return
+	}
+	ce.Status.Limits = &limits
+	if err := ValidateLimits(limits); err != nil {
+		finish(ce, Outcome{Reason: execv1.ReasonInvalidInput, Message: err.Error()}, now)
+		return
+	}
+	ce.Status.Sandbox = &execv1.SandboxSettings{
+		RuntimeClassName: pol.RuntimeClassName,
+		KueueQueueName:   pol.KueueQueueName,
+		SQLSystemSchemas: pol.SQLSystemSchemas,
+		SQLShow:          pol.SQLShow,
+	}
+}
+
+// policyFor merges the ExecutionPolicies that select namespace ns, read
+// from the cache.
+func (r *CodeExecutionReconciler) policyFor(ctx context.Context, ns string) (EffectivePolicy, error) {
+	var policies execv1.ExecutionPolicyList
+	if err := r.List(ctx, &policies); err != nil {
+		return EffectivePolicy{}, fmt.Errorf("listing ExecutionPolicies: %w", err)
+	}
+	if len(policies.Items) == 0 {
+		return MergePolicies(nil), nil
+	}
+	n := &corev1.Namespace{}
+	if err := r.Get(ctx, types.NamespacedName{Name: ns}, n); err != nil {
+		return EffectivePolicy{}, fmt.Errorf("getting Namespace %s: %w", ns, err)
+	}
+	selected, err := SelectPolicies(policies.Items, n.Labels)
+	if err != nil {
+		return EffectivePolicy{}, err
+	}
+	return MergePolicies(selected), nil
+}
+
+// start creates the execution's task, NetworkPolicy and Job once the
+// namespace's queue admits it, and records the Job's UID. It never runs
+// again for an execution whose status holds a Job UID.
+func (r *CodeExecutionReconciler) start(ctx context.Context, ce *execv1.CodeExecution) (ctrl.Result, error) {
+	now := r.Clock.Now()
+	adm, err := r.queue.admit(ctx, r, ce)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	switch {
+	case adm.neverFits != "":
+		finish(ce, Outcome{Reason: execv1.ReasonPolicyViolation, Message: adm.neverFits}, now)
+		return ctrl.Result{}, nil
+	case adm.wait != "":
+		setCondition(ce, metav1.ConditionUnknown, execv1.ReasonQueued, adm.wait)
+		return ctrl.Result{RequeueAfter: queuedRecheck}, nil
+	}
+	started := false
+	defer func() {
+		if !started {
+			r.queue.release(ce.Namespace, ce.UID)
+		}
+	}()
+	children, fail := r.children(ctx, ce)
+	if fail != nil {
+		finish(ce, *fail, now)
+		return ctrl.Result{}, nil
+	}
+	for _, obj := range children {
+		created, fail, err := r.createOwned(ctx, ce, obj)
+		if err != nil {
+			setCondition(ce, metav1.ConditionUnknown, execv1.ReasonPending, "retrying: "+err.Error())
+			return ctrl.Result{}, err
+		}
+		if fail != nil {
+			finish(ce, *fail, now)
+			return ctrl.Result{}, nil
+		}
+		if job, ok := created.(*batchv1.Job); ok {
+			ce.Status.JobUID = string(job.UID)
+			ce.Status.JobName = job.Name
+			started = true
+			setCondition(ce, metav1.ConditionUnknown, execv1.ReasonPending, "waiting for Job "+job.Name+" to start its Pod")
+			ctrl.LoggerFrom(ctx).Info("Created Job", "job", klog.KObj(job))
+		}
+	}
+	return ctrl.Result{}, nil
+}
+
+// children builds what start creates, in order: the task ConfigMap, the
+// NetworkPolicy, the Job (last, so that it never runs without them).
+func (r *CodeExecutionReconciler) children(ctx context.Context, ce *execv1.CodeExecution) ([]client.Object, *Outcome) {
+	l := *ce.Status.Limits
+	sb := ptrOr(ce.Status.Sandbox)
+	var ep *Endpoint
+	if ce.Spec.Language == execv1.LanguageSQL {
+		var err error
+		if ep, err = r.datasourceEndpoint(ctx, ce); err != nil {
+			return nil, &Outcome{Reason: execv1.ReasonInvalidInput, Message: err.Error()}
+		}
+	}
+	cm, err := BuildTaskConfigMap(ce, l, SQLPermissions{SystemSchemas: sb.SQLSystemSchemas, Show: sb.SQLShow})
+	if err != nil {
+		return nil, &Outcome{Reason: execv1.ReasonInternalError, Message: err.Error()}
+	}
+	o := r.Job
+	o.TTLSecondsAfterFinished = nil // the controller deletes the Job itself
+	if sb.RuntimeClassName != nil {
+		o.RuntimeClassName = sb.RuntimeClassName
+	}
+	o.KueueQueueName = sb.KueueQueueName
+	return []client.Object{cm, BuildNetworkPolicy(ce, ep), BuildJob(ce, l, o)}, nil
+}
+
+func ptrOr[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// datasourceEndpoint reads the datasource Secret's DSN for the address the
+// NetworkPolicy allows. Neither the DSN nor the password is logged.
+func (r *CodeExecutionReconciler) datasourceEndpoint(ctx context.Context, ce *execv1.CodeExecution) (*Endpoint, error) {
+	ref := ce.Spec.Datasource.SecretRef
+	key := ref.Key
+	if key == "" {
+		key = defaultSecretKey
+	}
+	sec := &corev1.Secret{}
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: ce.Namespace, Name: ref.Name}, sec); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("spec.datasource.secretRef: Secret %q does not exist", ref.Name)
+		}
+		return nil, fmt.Errorf("spec.datasource.secretRef: reading Secret %q: %s", ref.Name, apierrors.ReasonForError(err))
+	}
+	dsn, ok := sec.Data[key]
+	if !ok {
+		return nil, fmt.Errorf("spec.datasource.secretRef: Secret %q has no key %q", ref.Name, key)
+	}
+	host, port, err := ParseDatasource(string(dsn))
+	if err != nil {
+		return nil, fmt.Errorf("spec.datasource.secretRef: Secret %q key %q: %w", ref.Name, key, err)
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return &Endpoint{IPs: []net.IP{ip}, Port: port}, nil
+	}
+	ips, err := r.lookupIP(ctx, host)
+	if err != nil {
+		ctrl.LoggerFrom(ctx).Info("Datasource host does not resolve; the NetworkPolicy allows only DNS", "host", host)
+	}
+	return &Endpoint{IPs: ips, Port: port, NeedsDNS: true}, nil
+}
+
+func (r *CodeExecutionReconciler) lookupIP(ctx context.Context, host string) ([]net.IP, error) {
+	if r.LookupIP != nil {
+		return r.LookupIP(ctx, host)
+	}
+	return net.DefaultResolver.LookupIP(ctx, "ip", host)
+}
