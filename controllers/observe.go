@@ -42,10 +42,6 @@ type Observed struct {
 	LogRead bool
 }
 
-// createFailureAfter is how long a Job may go without a Pod before its
-// events are read for the reason.
-const createFailureAfter = 10 * time.Second
-
 // observe reads the execution's Job (from the cache, confirmed live when
 // the cache does not have it), its Pods (from the cache, filtered by
 // controller), the Job controller's reason when the Job has no Pod, and
@@ -84,7 +80,7 @@ func (r *CodeExecutionReconciler) observe(ctx context.Context, ce *execv1.CodeEx
 			o.Pods = append(o.Pods, p)
 		}
 	}
-	if len(o.Pods) == 0 && !jobHadPod(job) && o.Now.Sub(job.CreationTimestamp.Time) >= createFailureAfter {
+	if len(o.Pods) == 0 && !jobHadPod(job) && o.Now.Sub(job.CreationTimestamp.Time) >= r.Bounds.CreateFailureAfter {
 		if o.CreateFailure, err = r.createFailure(ctx, job); err != nil {
 			return o, err
 		}

@@ -30,12 +30,15 @@ type Bounds struct {
 	// finishedAt, errors reading its log through pods/log are retried;
 	// after it the execution ends from the termination summary alone.
 	LogUnavailable time.Duration
+	// CreateFailureAfter is how long a Job may go without a Pod before the
+	// Job controller's events are read for the reason.
+	CreateFailureAfter time.Duration
 }
 
 // DefaultBounds returns the manager's default bounds.
 func DefaultBounds() Bounds {
 	return Bounds{Unschedulable: 2 * time.Minute, ContainerCreating: 3 * time.Minute, PodVanished: 30 * time.Second,
-		LogUnavailable: 2 * time.Minute}
+		LogUnavailable: 2 * time.Minute, CreateFailureAfter: 10 * time.Second}
 }
 
 // Observation is what the reconciler saw of an execution's Job and Pods.

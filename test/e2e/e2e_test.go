@@ -86,7 +86,7 @@ func resultOf(t *testing.T, ce *execv1.CodeExecution) []byte {
 	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ce.Namespace, Name: r.ConfigMapName}, cm); err != nil {
 		t.Fatal(err)
 	}
-	b, err := controllers.DecodeStoredResult(cm)
+	b, err := controllers.DecodeStoredResult(cm, ce.Status.Result)
 	if err != nil {
 		t.Fatal(err)
 	}

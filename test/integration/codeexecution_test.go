@@ -99,7 +99,10 @@ func finishJob(t *testing.T, job *batchv1.Job, failed bool, reason string) {
 	t.Helper()
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(job), job); err != nil {
-			return err
+			// The controller deletes the Job as soon as the execution
+			// ends, which may be before the Job controller would have
+			// marked it finished.
+			return client.IgnoreNotFound(err)
 		}
 		now := metav1.Now()
 		job.Status.Active = 0
@@ -326,7 +329,7 @@ func TestLargeResultLandsWholeInOwnedConfigMap(t *testing.T) {
 	if !metav1.IsControlledBy(cm, ce) {
 		t.Error("the result ConfigMap is not owned by the CodeExecution")
 	}
-	got, err := controllers.DecodeStoredResult(cm)
+	got, err := controllers.DecodeStoredResult(cm, ce.Status.Result)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -189,6 +189,14 @@ func startManager() error {
 	return nil
 }
 
+// testBounds are the manager's bounds, except that a Job without a Pod has
+// its events read at once.
+func testBounds() controllers.Bounds {
+	b := controllers.DefaultBounds()
+	b.CreateFailureAfter = 0
+	return b
+}
+
 func stopManager() {
 	if mgrStop != nil {
 		mgrStop()
@@ -202,7 +210,19 @@ func stopManager() {
 type standInKubelet struct {
 	mu       sync.Mutex
 	logs     map[string]string
+	failing  map[string]bool
 	requests int
+}
+
+// fail makes the log of a Pod fail with 500, as an unreachable kubelet or
+// a rotated log does.
+func (k *standInKubelet) fail(ns, pod string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.failing == nil {
+		k.failing = map[string]bool{}
+	}
+	k.failing[ns+"/"+pod] = true
 }
 
 func (k *standInKubelet) setLog(ns, pod, log string) {
@@ -220,7 +240,12 @@ func (k *standInKubelet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	k.mu.Lock()
 	k.requests++
 	log, ok := k.logs[parts[0]+"/"+parts[1]]
+	failing := k.failing[parts[0]+"/"+parts[1]]
 	k.mu.Unlock()
+	if failing {
+		http.Error(w, "the kubelet cannot read the log", http.StatusInternalServerError)
+		return
+	}
 	if !ok {
 		http.Error(w, "container not found", http.StatusNotFound)
 		return
