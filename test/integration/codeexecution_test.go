@@ -120,7 +120,7 @@ func finishJob(t *testing.T, job *batchv1.Job, failed bool, reason string) {
 				{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now},
 			}
 		}
-		return k8s.Status().Update(context.Background(), job)
+		return client.IgnoreNotFound(k8s.Status().Update(context.Background(), job))
 	})
 	if err != nil {
 		t.Fatal(err)
