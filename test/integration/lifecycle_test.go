@@ -122,7 +122,7 @@ func TestJobThatCannotCreateItsPodShowsWhy(t *testing.T) {
 	}
 	const why = `pods "no-pod-x" is forbidden: exceeded quota: team, requested: pods=1, used: pods=10, limited: pods=10`
 	ev := &corev1.Event{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "no-pod-", Namespace: ns},
+		ObjectMeta:     metav1.ObjectMeta{GenerateName: "no-pod-", Namespace: ns},
 		InvolvedObject: corev1.ObjectReference{Kind: "Job", APIVersion: "batch/v1", Namespace: ns, Name: job.Name, UID: job.UID},
 		Reason:         "FailedCreate", Message: "Error creating: " + why, Type: corev1.EventTypeWarning,
 		Source:        corev1.EventSource{Component: "job-controller"},
