@@ -154,7 +154,9 @@ func applyYAML(ctx context.Context, path string) error {
 
 // startManager starts a manager with the controller, as main.go does.
 func startManager() error {
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mcfg := rest.CopyConfig(cfg)
+	mcfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return apiCalls.wrap(rt) }
+	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{
 		Scheme:  scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		// Tests restart the manager in one process.
@@ -187,6 +189,63 @@ func startManager() error {
 	}()
 	mgrStop, mgrDone = cancel, done
 	return nil
+}
+
+// callCounter counts the manager's requests to the API server, by verb
+// and resource, watches excluded.
+type callCounter struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+var apiCalls = &callCounter{}
+
+type countingRT struct {
+	c  *callCounter
+	rt http.RoundTripper
+}
+
+func (c *callCounter) wrap(rt http.RoundTripper) http.RoundTripper { return countingRT{c, rt} }
+
+func (t countingRT) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Query().Get("watch") != "true" {
+		key := r.Method + " " + resourceOf(r.URL.Path)
+		t.c.mu.Lock()
+		if t.c.counts == nil {
+			t.c.counts = map[string]int{}
+		}
+		t.c.counts[key]++
+		t.c.mu.Unlock()
+	}
+	return t.rt.RoundTrip(r)
+}
+
+// resourceOf keeps the resource (and subresource) of an API path.
+func resourceOf(path string) string {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	for i := len(parts) - 1; i >= 0; i-- {
+		switch parts[i] {
+		case "status", "log":
+			if i > 1 {
+				return parts[i-2] + "/" + parts[i]
+			}
+		}
+	}
+	for i, p := range parts {
+		if p == "namespaces" && i+2 < len(parts) {
+			return parts[i+2]
+		}
+	}
+	return parts[len(parts)-1]
+}
+
+// reset clears the counts and returns them.
+func (c *callCounter) reset() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.counts
+	c.counts = map[string]int{}
+	return out
 }
 
 // testBounds are the manager's bounds, except that a Job without a Pod has
