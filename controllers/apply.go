@@ -53,6 +53,7 @@ func (r *CodeExecutionReconciler) apply(ctx context.Context, ce *execv1.CodeExec
 // object the execution does not own.
 func (r *CodeExecutionReconciler) stopWorkload(ctx context.Context, ce *execv1.CodeExecution, w *workload) error {
 	r.queue.release(ce.Namespace, ce.UID)
+	r.started.Delete(ce.UID)
 	if ce.Status.JobUID == "" {
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -51,7 +52,13 @@ type CodeExecutionReconciler struct {
 	LookupIP func(ctx context.Context, host string) ([]net.IP, error)
 
 	queue queue
+	// started remembers the Job each execution got (UID → startedJob)
+	// until the cache shows it in status: a reconcile that reads a stale
+	// copy must not try to start the execution again.
+	started sync.Map
 }
+
+type startedJob struct{ uid, name string }
 
 // DefaultMaxConcurrentReconciles lets Job creation keep up with bursts of
 // executions.
@@ -126,6 +133,10 @@ func (r *CodeExecutionReconciler) reconcile(ctx context.Context, ce *execv1.Code
 		if err := r.resolve(ctx, ce); err != nil || isFinished(ce) {
 			return ctrl.Result{}, nil, err
 		}
+	}
+	if v, ok := r.started.Load(ce.UID); ok && ce.Status.JobUID == "" {
+		j := v.(startedJob)
+		ce.Status.JobUID, ce.Status.JobName = j.uid, j.name
 	}
 	if ce.Status.JobUID == "" {
 		res, err := r.start(ctx, ce)

@@ -117,6 +117,7 @@ func (r *CodeExecutionReconciler) start(ctx context.Context, ce *execv1.CodeExec
 			ce.Status.JobUID = string(job.UID)
 			ce.Status.JobName = job.Name
 			started = true
+			r.started.Store(ce.UID, startedJob{uid: ce.Status.JobUID, name: job.Name})
 			setCondition(ce, metav1.ConditionUnknown, execv1.ReasonPending, "waiting for Job "+job.Name+" to start its Pod")
 			ctrl.LoggerFrom(ctx).Info("Created Job", "job", klog.KObj(job))
 		}
