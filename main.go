@@ -6,17 +6,14 @@ import (
 	"flag"
 	"os"
 
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -57,7 +54,7 @@ func main() {
 	flag.IntVar(&workers, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "How many executions are reconciled at once.")
 	flag.BoolVar(&jobOpts.DisableRunnerWallClock, "testing-disable-runner-wall-clock", false, "Testing only: turn the runner's wall clock off so that the Job's activeDeadlineSeconds alone ends a run.")
 	flag.StringVar(&scratch, "scratch-size-limit", jobOpts.ScratchSizeLimit.String(), "The size limit of the sandbox's scratch emptyDir.")
-	flag.IntVar(&ttl, "job-ttl-seconds-after-finished", 300, "ttlSecondsAfterFinished set on a Job once its result is persisted; negative keeps Jobs until their CodeExecution is deleted.")
+	flag.IntVar(&ttl, "job-ttl-seconds-after-finished", 300, "Deprecated and ignored: the controller deletes an execution's Job and Pod as soon as the execution ends.")
 	flag.BoolVar(&allowUnselected, "allow-unselected-namespaces", false, "Let a namespace that no ExecutionPolicy selects run executions under the built-in defaults. Off: such a namespace runs nothing.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
@@ -73,9 +70,6 @@ func main() {
 	jobOpts.ImagePullPolicy = corev1.PullPolicy(pullPolicy)
 	jobOpts.DeadlineGraceSeconds = int32(grace)
 
-	// Cache only what the controller owns: sandbox Jobs, Pods and
-	// ConfigMaps carry the managed-by label.
-	owned := labels.SelectorFromSet(labels.Set{execv1.LabelManagedBy: execv1.ManagedByValue})
 	cfg := ctrl.GetConfigOrDie()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme: scheme,
@@ -90,11 +84,7 @@ func main() {
 		// ExecutionPolicies are read as unstructured data (one that does
 		// not decode must not fail the others): serve them from the cache.
 		Client: client.Options{Cache: &client.CacheOptions{Unstructured: true}},
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&batchv1.Job{}:      {Label: owned},
-			&corev1.Pod{}:       {Label: owned},
-			&corev1.ConfigMap{}: {Label: owned},
-		}},
+		Cache:  controllers.CacheOptions(),
 	})
 	if err != nil {
 		setupLog.Error(err, "Unable to create the manager")
@@ -118,9 +108,8 @@ func main() {
 		MaxConcurrentReconciles:   workers,
 		AllowUnselectedNamespaces: allowUnselected,
 	}
-	if ttl >= 0 {
-		t := int32(ttl)
-		r.JobTTLSecondsAfterFinished = &t
+	if ttl != 300 {
+		setupLog.Info("--job-ttl-seconds-after-finished is ignored: the controller deletes an execution's Job as soon as the execution ends")
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Unable to create the controller", "controller", "CodeExecution")

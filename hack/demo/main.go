@@ -284,7 +284,7 @@ func resultOf(ctx context.Context, c client.Client, ce *execv1.CodeExecution) ([
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ce.Namespace, Name: r.ConfigMapName}, cm); err != nil {
 		return nil, err
 	}
-	return controllers.DecodeStoredResult(cm)
+	return controllers.DecodeStoredResult(cm, r)
 }
 
 func step(format string, args ...any) {

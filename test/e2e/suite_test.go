@@ -100,7 +100,6 @@ func startManager(extra ...string) error {
 	args := append([]string{
 		"--runner-image", runnerImage, "--runner-image-pull-policy", "Never",
 		"--metrics-bind-address", "0", "--health-probe-bind-address", "0",
-		"--job-ttl-seconds-after-finished", "600",
 	}, extra...)
 	cmd := exec.Command(managerBin, args...)
 	logf, err := os.OpenFile(filepath.Join(repoRoot(), "bin", "manager-e2e.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)

@@ -170,30 +170,30 @@ func applyYAML(ctx context.Context, path string) error {
 	return nil
 }
 
-// testJobTTL is the TTL the manager sets on finished Jobs in these tests.
-const testJobTTL = int32(120)
-
 // startManager starts a manager with the controller, as main.go does.
 func startManager() error {
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mcfg := rest.CopyConfig(cfg)
+	mcfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return apiCalls.wrap(rt) }
+	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{
 		Scheme:  scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		Client:  client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		// Tests restart the manager in one process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+		// The cache main.go uses: labelled Jobs, Pods and ConfigMaps only.
+		Cache: controllers.CacheOptions(),
 	})
 	if err != nil {
 		return err
 	}
 	r := &controllers.CodeExecutionReconciler{
-		Client:                     mgr.GetClient(),
-		Scheme:                     mgr.GetScheme(),
-		Recorder:                   mgr.GetEventRecorder("codeexecution-controller"),
-		Logs:                       controllers.ClientsetLogReader{Clientset: clientset},
-		Clock:                      clock.RealClock{},
-		Job:                        controllers.DefaultJobOptions(),
-		Bounds:                     controllers.DefaultBounds(),
-		JobTTLSecondsAfterFinished: ptr.To(testJobTTL),
+		Client:   mgr.GetClient(),
+		Scheme:   mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorder("codeexecution-controller"),
+		Logs:     controllers.ClientsetLogReader{Clientset: clientset},
+		Clock:    clock.RealClock{},
+		Job:      controllers.DefaultJobOptions(),
+		Bounds:   testBounds(),
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return err
@@ -213,6 +213,71 @@ func startManager() error {
 	return nil
 }
 
+// callCounter counts the manager's requests to the API server, by verb
+// and resource, watches excluded.
+type callCounter struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+var apiCalls = &callCounter{}
+
+type countingRT struct {
+	c  *callCounter
+	rt http.RoundTripper
+}
+
+func (c *callCounter) wrap(rt http.RoundTripper) http.RoundTripper { return countingRT{c, rt} }
+
+func (t countingRT) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Query().Get("watch") != "true" {
+		key := r.Method + " " + resourceOf(r.URL.Path)
+		t.c.mu.Lock()
+		if t.c.counts == nil {
+			t.c.counts = map[string]int{}
+		}
+		t.c.counts[key]++
+		t.c.mu.Unlock()
+	}
+	return t.rt.RoundTrip(r)
+}
+
+// resourceOf keeps the resource (and subresource) of an API path.
+func resourceOf(path string) string {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	for i := len(parts) - 1; i >= 0; i-- {
+		switch parts[i] {
+		case "status", "log":
+			if i > 1 {
+				return parts[i-2] + "/" + parts[i]
+			}
+		}
+	}
+	for i, p := range parts {
+		if p == "namespaces" && i+2 < len(parts) {
+			return parts[i+2]
+		}
+	}
+	return parts[len(parts)-1]
+}
+
+// reset clears the counts and returns them.
+func (c *callCounter) reset() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.counts
+	c.counts = map[string]int{}
+	return out
+}
+
+// testBounds are the manager's bounds, except that a Job without a Pod has
+// its events read at once.
+func testBounds() controllers.Bounds {
+	b := controllers.DefaultBounds()
+	b.CreateFailureAfter = 0
+	return b
+}
+
 func stopManager() {
 	if mgrStop != nil {
 		mgrStop()
@@ -226,7 +291,19 @@ func stopManager() {
 type standInKubelet struct {
 	mu       sync.Mutex
 	logs     map[string]string
+	failing  map[string]bool
 	requests int
+}
+
+// fail makes the log of a Pod fail with 500, as an unreachable kubelet or
+// a rotated log does.
+func (k *standInKubelet) fail(ns, pod string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.failing == nil {
+		k.failing = map[string]bool{}
+	}
+	k.failing[ns+"/"+pod] = true
 }
 
 func (k *standInKubelet) setLog(ns, pod, log string) {
@@ -244,7 +321,12 @@ func (k *standInKubelet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	k.mu.Lock()
 	k.requests++
 	log, ok := k.logs[parts[0]+"/"+parts[1]]
+	failing := k.failing[parts[0]+"/"+parts[1]]
 	k.mu.Unlock()
+	if failing {
+		http.Error(w, "the kubelet cannot read the log", http.StatusInternalServerError)
+		return
+	}
 	if !ok {
 		http.Error(w, "container not found", http.StatusNotFound)
 		return
