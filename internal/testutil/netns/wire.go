@@ -40,11 +40,16 @@ import (
 // Programs use the peer's DNS server when their /etc/resolv.conf names it:
 // WriteResolvConf writes such a file, and a test binds it over
 // /etc/resolv.conf in a private mount namespace for the program it starts
-// (WrapResolvConf), never for the machine.
+// (WrapProgram), never for the machine.
 //
 // IPv6 is disabled on both ends, so the kernel's own neighbour discovery
 // does not show up as traffic; ARP is ignored.
 type Wire struct {
+	// NXDomain holds exact names (lower case, with the final dot) the DNS
+	// server answers with NXDOMAIN instead of WirePeerAddr; the query is
+	// still recorded. Set it before the wire is used.
+	NXDomain map[string]bool
+
 	mu     sync.Mutex
 	events []WireEvent
 	// closers end the peer's listeners.
@@ -463,7 +468,13 @@ func (w *Wire) answerDNS(q []byte) []byte {
 		names = append(names, qq.Type.String()+" "+qq.Name.String())
 	}
 	w.record(WireEvent{Kind: "dns", Proto: "udp", Dst: WirePeerAddr.String() + ":53", Data: []byte(strings.Join(names, ", "))})
-	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionAvailable: true})
+	rcode := dnsmessage.RCodeSuccess
+	for _, qq := range qs {
+		if w.NXDomain[strings.ToLower(qq.Name.String())] {
+			rcode = dnsmessage.RCodeNameError
+		}
+	}
+	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionAvailable: true, RCode: rcode})
 	b.EnableCompression()
 	if b.StartQuestions() != nil {
 		return nil
@@ -475,7 +486,7 @@ func (w *Wire) answerDNS(q []byte) []byte {
 		return nil
 	}
 	for _, qq := range qs {
-		if qq.Type == dnsmessage.TypeA {
+		if qq.Type == dnsmessage.TypeA && rcode == dnsmessage.RCodeSuccess {
 			b.AResource(dnsmessage.ResourceHeader{Name: qq.Name, Class: dnsmessage.ClassINET, TTL: 0}, dnsmessage.AResource{A: WirePeerAddr.As4()})
 		}
 	}
@@ -521,17 +532,26 @@ func WriteResolvConf(dir string) (string, error) {
 	return path, os.WriteFile(path, []byte("nameserver "+WirePeerAddr.String()+"\noptions timeout:1 attempts:1\n"), 0o644)
 }
 
-// WrapResolvConf writes an executable script into dir that runs prog with
-// its arguments in a private mount namespace where resolvConf is bound
-// over /etc/resolv.conf (mounts made private first, so nothing reaches the
-// machine's own namespace), and returns the script's path.
-func WrapResolvConf(dir, resolvConf, prog string) (string, error) {
+// A Bind mounts Source over Target (both must exist).
+type Bind struct{ Source, Target string }
+
+// WrapProgram writes an executable script into dir that runs prog with its
+// arguments in a private mount namespace of its own where each bind is
+// mounted (mounts are made private first, so nothing reaches the machine's
+// own namespace), and returns the script's path. Tests use it to give a
+// program the wire's resolv.conf (see WriteResolvConf) or a configuration
+// of its own without touching the machine's.
+func WrapProgram(dir, prog string, binds ...Bind) (string, error) {
 	if _, err := exec.LookPath("unshare"); err != nil {
 		return "", fmt.Errorf("util-linux's unshare is required: %w", err)
 	}
-	path := dir + "/with-resolv-conf"
-	script := "#!/bin/sh\nexec unshare --mount --propagation private -- /bin/sh -c 'mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"' " +
-		shellQuote(resolvConf) + " " + shellQuote(prog) + " \"$@\"\n"
+	var inner strings.Builder
+	for _, b := range binds {
+		inner.WriteString("mount --bind " + shellQuote(b.Source) + " " + shellQuote(b.Target) + " && ")
+	}
+	inner.WriteString(`exec "$0" "$@"`)
+	path := dir + "/wrapped-" + strings.ReplaceAll(strings.TrimPrefix(prog, "/"), "/", "-")
+	script := "#!/bin/sh\nexec unshare --mount --propagation private -- /bin/sh -c " + shellQuote(inner.String()) + " " + shellQuote(prog) + ` "$@"` + "\n"
 	return path, os.WriteFile(path, []byte(script), 0o755)
 }
 
