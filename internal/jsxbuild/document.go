@@ -163,10 +163,37 @@ func cspFor(hashes []string) string {
 	}, "; ")
 }
 
+// realmLock is the first statement of the script that carries generated
+// code, so it runs before that code in every realm the code can run in: the
+// document itself and any srcdoc frame the code makes that holds a copy of
+// the script (its hash is allowed there, as frames inherit the CSP). Child
+// frames of the sandboxed document get opaque origins of their own, so the
+// code cannot reach into a frame's globals; it can only make a frame run
+// this same script again, lock first. It deletes every global that can open
+// ICE, STUN or TURN (RTCPeerConnection and all its relatives, prefixed
+// names included: everything named RTC*) and the other direct-socket and
+// peer APIs a browser may expose. CSP has no say over them in Chromium.
+const realmLock = `(function () {
+  var g = typeof globalThis !== "undefined" ? globalThis : window;
+  var names = Object.getOwnPropertyNames(g);
+  for (var i = 0; i < names.length; i++) {
+    if (/^(webkit|moz)?RTC/.test(names[i]) || /^(TCPSocket|TCPServerSocket|UDPSocket|MulticastController|PresentationRequest|PresentationConnection|WebTransport|NetworkInformation)$/.test(names[i])) {
+      try { delete g[names[i]]; } catch (e) {}
+      if (Object.prototype.hasOwnProperty.call(g, names[i])) {
+        try { Object.defineProperty(g, names[i], { value: undefined, writable: false, configurable: false }); } catch (e) {}
+      }
+    }
+  }
+  if (Object.prototype.hasOwnProperty.call(g, "RTCPeerConnection") && g.RTCPeerConnection !== undefined) {
+    throw new Error("codeexec: WebRTC could not be disabled; refusing to run the component");
+  }
+})();
+`
+
 // userScript wraps the compiled IIFE: require is the shim, the module's
 // exports are mounted, and a failure while loading the module is reported.
 func userScript(js string) string {
-	return "(function (require) {\ntry {\n" + js +
+	return realmLock + "(function (require) {\ntry {\n" + js +
 		"\n;window.__codeexecMount(typeof " + globalName + " === \"undefined\" ? undefined : " + globalName + ");\n" +
 		"} catch (e) {\nwindow.__codeexecFail(e);\n}\n})(window.__codeexecRequire);\n"
 }
