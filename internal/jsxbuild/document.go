@@ -34,6 +34,38 @@ type Manifest struct {
 	Imports []string `json:"imports"`
 	// Messages names the postMessage schema, see the package comment.
 	Messages string `json:"messages"`
+	// Host is what the embedding page and the browser must add for the
+	// routes no document can close (docs/jsx-security.md).
+	Host HostRequirements `json:"host"`
+}
+
+// HostRequirements are the host-side measures a document cannot take for
+// itself, each measured in Chromium on the browser tests' second network.
+type HostRequirements struct {
+	// EmbedderCSP are directives the embedding page's own CSP must hold:
+	// frame-src 'none' stops the frame navigating itself to a URL (its own
+	// CSP cannot), and srcdoc documents inherit it.
+	EmbedderCSP string `json:"embedderCsp"`
+	// BrowserPolicies are Chromium enterprise policies for the viewers'
+	// browsers. NetworkPredictionOptions=2 stops the DNS lookups and
+	// speculative connections of <link rel=dns-prefetch>/<link
+	// rel=preconnect> and of navigations that CSP then blocks (the
+	// document cannot stop those). WebRtcIPHandling=disable_non_proxied_udp
+	// is defence in depth for WebRTC, which the document already disables
+	// in every realm its code can run in; measured: it stops UDP ICE and
+	// STUN, not TURN over TCP.
+	BrowserPolicies map[string]any `json:"browserPolicies"`
+}
+
+// DefaultHostRequirements is what every manifest carries.
+func DefaultHostRequirements() HostRequirements {
+	return HostRequirements{
+		EmbedderCSP: "frame-src 'none'; child-src 'none'; worker-src 'none'",
+		BrowserPolicies: map[string]any{
+			"NetworkPredictionOptions": float64(2), // JSON numbers decode as float64
+			"WebRtcIPHandling":         "disable_non_proxied_udp",
+		},
+	}
 }
 
 // SandboxTokens is the only sandbox attribute value a host may use.
@@ -260,6 +292,7 @@ func buildDocument(js string, imports []string) (*Output, error) {
 			SHA256:   hex.EncodeToString(sum[:]),
 			Imports:  imports,
 			Messages: MessageSchema,
+			Host:     DefaultHostRequirements(),
 		},
 	}, nil
 }
