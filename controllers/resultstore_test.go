@@ -14,7 +14,7 @@ func TestResultStatusAndDecode(t *testing.T) {
 		payload    []byte
 		wantInline bool
 	}{
-		"small stays inline": {payload: []byte(`{"a":1}`), wantInline: true},
+		"small stays inline":        {payload: []byte(`{"a":1}`), wantInline: true},
 		"large goes to a ConfigMap": {payload: []byte(`"` + strings.Repeat("x", 100000) + `"`)},
 	}
 	for name, tc := range cases {
