@@ -414,7 +414,7 @@ func (w *Wire) serveUDP(pc net.PacketConn, answer func([]byte) []byte) {
 			msg := append([]byte(nil), buf[:n]...)
 			if answer != nil {
 				if reply := answer(msg); reply != nil {
-					pc.WriteTo(reply, addr)
+					_, _ = pc.WriteTo(reply, addr)
 				}
 				continue
 			}
@@ -437,7 +437,7 @@ func (w *Wire) serveTCP(ln net.Listener, answer func(net.Conn)) {
 			go func() {
 				defer w.wg.Done()
 				defer c.Close()
-				c.SetDeadline(time.Now().Add(2 * time.Second))
+				_ = c.SetDeadline(time.Now().Add(2 * time.Second))
 				if answer != nil {
 					answer(c)
 					return
@@ -480,14 +480,14 @@ func (w *Wire) answerDNS(q []byte) []byte {
 		return nil
 	}
 	for _, qq := range qs {
-		b.Question(qq)
+		_ = b.Question(qq)
 	}
 	if b.StartAnswers() != nil {
 		return nil
 	}
 	for _, qq := range qs {
 		if qq.Type == dnsmessage.TypeA && rcode == dnsmessage.RCodeSuccess {
-			b.AResource(dnsmessage.ResourceHeader{Name: qq.Name, Class: dnsmessage.ClassINET, TTL: 0}, dnsmessage.AResource{A: WirePeerAddr.As4()})
+			_ = b.AResource(dnsmessage.ResourceHeader{Name: qq.Name, Class: dnsmessage.ClassINET, TTL: 0}, dnsmessage.AResource{A: WirePeerAddr.As4()})
 		}
 	}
 	out, err := b.Finish()
@@ -509,7 +509,7 @@ func (w *Wire) answerDNSTCP(c net.Conn) {
 		return
 	}
 	if reply := w.answerDNS(q); reply != nil {
-		c.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(reply))), reply...))
+		_, _ = c.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(reply))), reply...))
 	}
 }
 
