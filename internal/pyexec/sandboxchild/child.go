@@ -163,9 +163,14 @@ func prepareChild(s Spec) error {
 		}
 	}
 	// A fresh, empty session keyring: the caller's (its keys are possessed
-	// through it, whatever the uid) stays behind.
+	// through it, whatever the uid) stays behind. Where keyctl itself is
+	// denied (ENOSYS, or EPERM from a seccomp profile such as the container
+	// runtime's default, which the code inherits), no keyring is reachable
+	// at all; that is checked, not assumed.
 	if _, err := unix.KeyctlJoinSessionKeyring("codeexec-run"); err != nil && !errors.Is(err, unix.ENOSYS) {
-		return fmt.Errorf("joining a new session keyring: %w", err)
+		if !errors.Is(err, unix.EPERM) || keyctlUsable() {
+			return fmt.Errorf("joining a new session keyring: %w", err)
+		}
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("no_new_privs: %w", err)
@@ -225,4 +230,10 @@ func setupMounts(s Spec) error {
 		return fmt.Errorf("making mounts private: %w", err)
 	}
 	return buildRoot(s)
+}
+
+// keyctlUsable reports whether this process can read its session keyring.
+func keyctlUsable() bool {
+	_, err := unix.KeyctlGetKeyringID(unix.KEY_SPEC_SESSION_KEYRING, false)
+	return err == nil
 }
