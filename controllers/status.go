@@ -288,7 +288,9 @@ func stoppedByDeletion(pod *corev1.Pod, t *corev1.ContainerStateTerminated) bool
 	if pod.DeletionGracePeriodSeconds != nil {
 		requested = requested.Add(-time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second)
 	}
-	return !t.FinishedAt.Time.Before(requested)
+	// Both times have one-second precision: a runner that ended within a
+	// second of the request may have been stopped by it.
+	return !t.FinishedAt.Time.Before(requested.Add(-time.Second))
 }
 
 // summaryReason reads the reason of a runner summary, "" if there is none.

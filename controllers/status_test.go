@@ -77,7 +77,7 @@ func deletedWhileRunning(summary string, finishedAfterDelete bool) []corev1.Pod 
 		}
 		runnerState(corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
 			ExitCode: 1, Message: summary, StartedAt: started, FinishedAt: metav1.NewTime(finished)}})(p)
-		p.DeletionTimestamp = ptr.To(metav1.NewTime(t0.Add(6 * time.Second)))
+		p.DeletionTimestamp = ptr.To(metav1.NewTime(t0.Add(7 * time.Second)))
 		p.DeletionGracePeriodSeconds = ptr.To(int64(2))
 	})
 }
