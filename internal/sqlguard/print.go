@@ -171,7 +171,8 @@ func (p *printer) literal(n *sqlparser.Literal) {
 			p.fail(violation("DATE, TIME or TIMESTAMP literal with characters other than digits, '-', ':', '.', ' ', 'T', '+' and 'Z'"))
 		}
 	case sqlparser.IntVal:
-		if !allIn(n.Val, "0123456789") {
+		// Or a keyword argument the walk put there (keywordLiterals).
+		if !allIn(n.Val, "0123456789") && keywordLiterals[strings.ToLower(n.Val)] != n.Val {
 			p.fail(violation("malformed integer literal"))
 		}
 	case sqlparser.FloatVal, sqlparser.DecimalVal:

@@ -14,7 +14,20 @@ var systemSchemas = map[string]bool{
 // walk checks every node under root and strips comments (optimizer hints
 // included: MySQL's SET_VAR hint changes session variables) on the way.
 func (g *Guard) walk(root sqlparser.SQLNode) error {
-	return sqlparser.Walk(walker{g: g, total: new(uint64)}.visit, root)
+	return g.walkAll(root, false)
+}
+
+// walkAll walks root, then, when it holds a pattern function or a function
+// that builds strings, bounds the lengths of what it generates (bounds.go).
+func (g *Guard) walkAll(root sqlparser.SQLNode, dml bool) error {
+	w := walker{g: g, dml: dml, total: new(uint64), needLengths: new(bool)}
+	if err := sqlparser.Walk(w.visit, root); err != nil {
+		return err
+	}
+	if *w.needLengths {
+		return g.checkLengths(root)
+	}
+	return nil
 }
 
 // walkExplainedDML checks the statement under EXPLAIN, which may be an
@@ -22,7 +35,7 @@ func (g *Guard) walk(root sqlparser.SQLNode) error {
 // read-only transaction would stop it anyway); everything inside is checked
 // as in a query.
 func (g *Guard) walkExplainedDML(root sqlparser.SQLNode) error {
-	return sqlparser.Walk(walker{g: g, dml: true, total: new(uint64)}.visit, root)
+	return g.walkAll(root, true)
 }
 
 func (g *Guard) walkExpr(e sqlparser.Expr) error { return g.walk(e) }
@@ -31,6 +44,9 @@ type walker struct {
 	g     *Guard
 	dml   bool
 	total *uint64 // length literals of string-building functions (bounds.go)
+	// needLengths is set when the statement calls a pattern function or
+	// a function that builds strings (bounds.go).
+	needLengths *bool
 }
 
 // visit decides per node type. Anything not named here is refused: a new
@@ -39,6 +55,9 @@ func (w walker) visit(node sqlparser.SQLNode) (bool, error) {
 	g := w.g
 	if err := g.checkBounds(node, w.total); err != nil {
 		return false, err
+	}
+	if !*w.needLengths && needsLengths(node) {
+		*w.needLengths = true
 	}
 	// The closed sets of the strings vitess prints unquoted (print.go),
 	// here for messages about the text as written; FuncExpr after its
@@ -147,6 +166,9 @@ func (w walker) visit(node sqlparser.SQLNode) (bool, error) {
 	// Function calls by name: an allow-list of pure functions.
 	case *sqlparser.FuncExpr:
 		if err := g.checkFunc(n); err != nil {
+			return false, err
+		}
+		if err := keywordArgs(n); err != nil {
 			return false, err
 		}
 		if pr.check(n); pr.err != nil {
@@ -303,6 +325,44 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// keywordLiterals are the keywords a function takes as an argument that
+// vitess parses as a column name (and the printer would quote): the guard
+// replaces the column by a literal that vitess prints as the bare keyword
+// (an IntVal literal is written as it is; printer.literal allows these
+// values and no others that are not digits). Only GET_FORMAT has one:
+// GET_FORMAT(DATE, 'EUR') must not be sent as GET_FORMAT(`DATE`, 'EUR'),
+// a syntax error. vitess models the other keyword arguments (EXTRACT,
+// TIMESTAMPADD, TIMESTAMPDIFF and INTERVAL units, CAST/CONVERT/
+// WEIGHT_STRING types, CHAR ... USING, TRIM, JSON_TABLE) with their own
+// fields, printed from fixed tables or checked against closed sets.
+var keywordLiterals = map[string]string{
+	"date": "DATE", "time": "TIME", "datetime": "DATETIME", "timestamp": "TIMESTAMP",
+}
+
+// keywordArgs rewrites GET_FORMAT's first argument (see keywordLiterals),
+// and refuses anything there but one of its keywords.
+func keywordArgs(f *sqlparser.FuncExpr) error {
+	if f.Name.Lowered() != "get_format" {
+		return nil
+	}
+	if len(f.Exprs) != 2 {
+		return violation("GET_FORMAT takes two arguments")
+	}
+	switch a := f.Exprs[0].(type) {
+	case *sqlparser.ColName:
+		kw, ok := keywordLiterals[a.Name.Lowered()]
+		if ok && a.Qualifier.IsEmpty() {
+			f.Exprs[0] = &sqlparser.Literal{Type: sqlparser.IntVal, Val: kw}
+			return nil
+		}
+	case *sqlparser.Literal:
+		if a.Type == sqlparser.IntVal && keywordLiterals[strings.ToLower(a.Val)] == a.Val {
+			return nil
+		}
+	}
+	return violation("GET_FORMAT's first argument must be DATE, TIME, DATETIME or TIMESTAMP")
 }
 
 func (g *Guard) checkFunc(f *sqlparser.FuncExpr) error {
