@@ -54,6 +54,8 @@ func TestMariaDB(t *testing.T) {
 	t.Run("DifferentialExplain", func(t *testing.T) { testDifferentialExplain(t, srv) })
 	t.Run("UnkillableIsReported", func(t *testing.T) { testUnkillableIsReported(t, srv, admin) })
 	t.Run("QuotedFormsRun", func(t *testing.T) { testQuotedFormsRun(t, srv) })
+	t.Run("KeywordArgumentsRun", func(t *testing.T) { testKeywordArgumentsRun(t, srv) })
+	t.Run("GeneratedLengthsRefused", func(t *testing.T) { testGeneratedLengthsRefused(t, srv) })
 }
 
 // With the SHOW policy on, what the guard lets through runs read-only.

@@ -386,3 +386,48 @@ func testQuotedFormsRun(t *testing.T, srv *mariadb.Server) {
 		}
 	}
 }
+
+// Functions whose arguments hold keywords (vitess parses GET_FORMAT's as a
+// column, which the printer quoted: GET_FORMAT(`DATE`, 'EUR') was a server
+// syntax error, a legitimate query refused) print and run on the server.
+func testKeywordArgumentsRun(t *testing.T, srv *mariadb.Server) {
+	for code, want := range map[string]string{
+		"SELECT GET_FORMAT(DATE, 'EUR') AS a, get_format(time, 'usa') AS b, GET_FORMAT(DATETIME, 'ISO') AS c, GET_FORMAT(TIMESTAMP, 'JIS') AS d":                                                           `[["%d.%m.%Y","%h:%i:%s %p","%Y-%m-%d %H:%i:%s","%Y-%m-%d %H:%i:%s"]]`,
+		"SELECT DATE_FORMAT('2024-03-05', GET_FORMAT(`date`, 'INTERNAL')) AS a":                                                                                                                            `[["20240305"]]`,
+		"SELECT EXTRACT(DAY_MINUTE FROM '2020-01-02 03:04:05') AS a, EXTRACT(YEAR_MONTH FROM '2020-01-02') AS b, EXTRACT(WEEK FROM '2020-01-09') AS c":                                                     `[[20304,202001,1]]`,
+		"SELECT TIMESTAMPADD(MINUTE, 1, '2020-01-01') AS a, TIMESTAMPDIFF(MONTH, '2020-01-01', '2021-01-01') AS b, TIMESTAMPADD(SQL_TSI_DAY, 1, '2020-01-01') AS c":                                        `[["2020-01-01 00:01:00",12,"2020-01-02"]]`,
+		"SELECT DATE_ADD('2020-01-01', INTERVAL '1:2' HOUR_MINUTE) AS a, DATE_SUB('2020-01-08', INTERVAL 1 WEEK) AS b, '2020-01-01' + INTERVAL 1 DAY AS c, ADDDATE('2020-01-01', INTERVAL 1 QUARTER) AS d": `[["2020-01-01 01:02:00","2020-01-01","2020-01-02","2020-04-01"]]`,
+		"SELECT HEX(WEIGHT_STRING('ab' AS CHAR(3))) <> '' AS a, HEX(WEIGHT_STRING('ab' AS BINARY(3))) AS b":                                                                                                `[[1,"616200"]]`,
+		"SELECT CHAR(65, 66 USING utf8mb4) AS a, HEX(CHAR(65)) AS b, CONVERT('x' USING latin1) AS c":                                                                                                       `[["AB","41","x"]]`,
+		"SELECT id, a, b FROM JSON_TABLE('[{\"a\":1},{\"a\":2,\"b\":\"y\"}]', '$[*]' COLUMNS (id FOR ORDINALITY, a INT PATH '$.a', b VARCHAR(10) PATH '$.b' DEFAULT '\"x\"' ON EMPTY)) AS jt":              `[[1,1,"\"x\""],[2,2,"y"]]`,
+		"SELECT CAST('2020-01-02 03:04:05.123456' AS DATETIME(6)) AS a, CONVERT('abcdef', CHAR(3) CHARACTER SET utf8mb4) AS b, CAST(-1 AS UNSIGNED) AS c, CAST(1.5 AS DECIMAL(10,2)) AS d":                 `[["2020-01-02T03:04:05.123456","abc",18446744073709551615,"1.50"]]`,
+		"SELECT TRIM(BOTH 'x' FROM 'xax') AS a, TRIM(LEADING FROM '  b') AS b, POSITION('a' IN 'ba') AS c, SUBSTRING('abc' FROM 2 FOR 1) AS d":                                                             `[["a","b",2,"b"]]`,
+		"SELECT JSON_VALUE('{\"a\":1}', '$.a') AS a, CAST(NOW() AS TIME) IS NOT NULL AS b, CURRENT_DATE IS NOT NULL AS c, LOCALTIME IS NOT NULL AS d":                                                      `[["1",1,1,1]]`,
+		"SELECT DATE '2020-01-01' AS a, TIME '10:00:00' AS b, TIMESTAMP '2020-01-01 00:00:00' AS c, INTERVAL(5, 1, 10) AS d":                                                                               `[["2020-01-01","10:00:00","2020-01-01T00:00:00",1]]`,
+	} {
+		res, err := ExecuteGuarded(context.Background(), srv.ReadOnlyDSN(), code, sqlguard.Policy{MaxRows: 10}, Options{Timeout: time.Minute})
+		if err != nil {
+			t.Errorf("%q: %v", code, err)
+			continue
+		}
+		if got, _ := json.Marshal(res.Rows); string(got) != want {
+			t.Errorf("%q (sent %q): rows %s, want %s", code, res.SQL, got, want)
+		}
+	}
+}
+
+// The generated-length class through the executor: refused before the
+// server sees it, whichever way the long string reaches the pattern.
+func testGeneratedLengthsRefused(t *testing.T, srv *mariadb.Server) {
+	lit := "'" + strings.Repeat("a", 20000) + "'"
+	for _, code := range []string{
+		"SELECT LENGTH(REGEXP_REPLACE(TO_BASE64(TO_BASE64(" + lit + ")), 'a', 'bb')) AS n",
+		"WITH t AS (SELECT REPEAT('a', 10000) AS s) SELECT LENGTH(REPLACE(s, 'a', 'bb')) AS n FROM t",
+		"SELECT LENGTH(REGEXP_REPLACE(v, 'a', 'bb')) AS n FROM (SELECT 'a' AS v UNION ALL SELECT HEX(" + lit + ")) AS t",
+		"WITH RECURSIVE r(n, s) AS (SELECT 1, 'ab' UNION ALL SELECT n + 1, CONCAT(s, s) FROM r WHERE n < 16) SELECT n FROM r WHERE s REGEXP 'b$'",
+		"SELECT LOCATE('b', GROUP_CONCAT(" + lit + ")) AS n FROM customers",
+	} {
+		res, err := guarded(t, srv.ReadOnlyDSN(), code)
+		wantRefusal(t, res, err, "string of length")
+	}
+}

@@ -535,6 +535,10 @@ func (l *lengths) of(e sqlparser.Expr) bound {
 		}
 	case *sqlparser.NullVal, sqlparser.BoolVal:
 		return numB
+	case *sqlparser.Variable:
+		// A system variable (user variables are refused): configuration
+		// an administrator set, bounded like table data.
+		return dataB
 	case *sqlparser.IntroducerExpr:
 		return l.of(n.Expr)
 	case *sqlparser.CollateExpr:
