@@ -253,6 +253,7 @@ type lengths struct {
 	// defs: column name (ASCII lower case, or keyUnusual, keyWild) →
 	// the expressions that define a column of that name.
 	defs   map[string][]sqlparser.Expr
+	order  []string // the keys of defs, in the order first defined
 	vals   map[string]bound
 	frozen map[string]bool
 	allB   bound // join of every name's bound
@@ -290,8 +291,14 @@ func nameKey(s string) string {
 }
 
 func (l *lengths) define(name string, e sqlparser.Expr) {
-	key := nameKey(name)
-	l.defs[key] = append(l.defs[key], e)
+	l.addDef(nameKey(name), e)
+}
+
+func (l *lengths) addDef(key string, es ...sqlparser.Expr) {
+	if _, ok := l.defs[key]; !ok {
+		l.order = append(l.order, key)
+	}
+	l.defs[key] = append(l.defs[key], es...)
 }
 
 // selectExprs returns the expressions a table statement's columns are
@@ -345,9 +352,9 @@ func (l *lengths) collect(root sqlparser.SQLNode) {
 						*sqlparser.CollateExpr, *sqlparser.NullVal, sqlparser.BoolVal:
 						// Named after their value, which may be any
 						// name, truncated: every name may match them.
-						l.defs[keyWild] = append(l.defs[keyWild], x)
+						l.addDef(keyWild, x)
 					default:
-						l.defs[keyUnusual] = append(l.defs[keyUnusual], x)
+						l.addDef(keyUnusual, x)
 					}
 				}
 			}
@@ -356,7 +363,7 @@ func (l *lengths) collect(root sqlparser.SQLNode) {
 		case *sqlparser.ValuesStatement:
 			// Its columns are named column_0, column_1, ...
 			for _, row := range n.Rows {
-				l.defs[keyWild] = append(l.defs[keyWild], row...)
+				l.addDef(keyWild, row...)
 			}
 		case *sqlparser.CommonTableExpr:
 			if len(n.Columns) > 0 {
@@ -427,9 +434,9 @@ func (l *lengths) union(u *sqlparser.Union) {
 		for _, c := range cols[1:] {
 			switch {
 			case star:
-				l.defs[key] = append(l.defs[key], c...)
+				l.addDef(key, c...)
 			case pos < len(c):
-				l.defs[key] = append(l.defs[key], c[pos])
+				l.addDef(key, c[pos])
 			}
 		}
 	}
@@ -457,44 +464,58 @@ func (l *lengths) jtColumns(doc sqlparser.Expr, cols []*sqlparser.JtColumnDefini
 	}
 }
 
-// solve iterates the definitions to a fixpoint (Jacobi: each round reads
-// the previous round's bounds). From round fixRounds on, a name whose bound
-// still changes is opaque and frozen; every later round either freezes one
-// more name or changes nothing, so the loop ends. A frozen name keeps the
-// n and k it reached, so that a string built from it that already exceeds
-// the builders' bound is still refused (the rest of an opaque length is
-// bounded by the server's max_allowed_packet, and never searched).
+// solve iterates the definitions to a fixpoint. Each round updates the
+// names in place, in the order they were defined and then backwards (a
+// chain of CTEs is written in order, a nest of derived tables the other
+// way round: either settles in one round). From round fixRounds on, a
+// name whose bound still changes is opaque and frozen; should names still
+// be settling after 3·fixRounds rounds, all are opaque. A frozen name keeps
+// the n and k it reached, so that a string built from it that already
+// exceeds the builders' bound is still refused (the rest of an opaque
+// length is bounded by the server's max_allowed_packet, and never
+// searched).
 func (l *lengths) solve() {
 	l.vals, l.frozen = map[string]bound{}, map[string]bool{}
+	update := func(key string, round int) bool {
+		if l.frozen[key] {
+			return false
+		}
+		b := bound{}
+		for _, e := range l.defs[key] {
+			b = b.join(l.of(e))
+		}
+		if b == l.vals[key] {
+			return false
+		}
+		if round >= fixRounds {
+			// Opaque from now on; n and k keep what the rounds
+			// reached, for the builders' check.
+			b.opaque = true
+			l.frozen[key] = true
+		}
+		l.vals[key] = b
+		l.allB = l.allB.join(b)
+		return true
+	}
 	for round := 0; ; round++ {
 		changed := false
-		next := make(map[string]bound, len(l.defs))
-		for key, es := range l.defs {
-			if l.frozen[key] {
-				next[key] = l.vals[key]
-				continue
-			}
-			b := bound{}
-			for _, e := range es {
-				b = b.join(l.of(e))
-			}
-			if b != l.vals[key] {
-				changed = true
-				if round >= fixRounds {
-					// Opaque from now on; n and k keep what the
-					// rounds reached, for the builders' check.
-					b.opaque = true
-					l.frozen[key] = true
-				}
-			}
-			next[key] = b
+		for _, key := range l.order {
+			changed = update(key, round) || changed
 		}
-		all := bound{}
-		for _, b := range next {
-			all = all.join(b)
+		for i := len(l.order) - 1; i >= 0; i-- {
+			changed = update(l.order[i], round) || changed
 		}
-		l.vals, l.allB = next, all
 		if !changed {
+			return
+		}
+		if round >= 3*fixRounds {
+			// A long chain of names still settling: every name is
+			// opaque (the guard's own work stays bounded).
+			for k, b := range l.vals {
+				b.opaque = true
+				l.vals[k] = b
+			}
+			l.allB.opaque = true
 			return
 		}
 	}
@@ -577,6 +598,10 @@ func (l *lengths) of(e sqlparser.Expr) bound {
 	case *sqlparser.ConvertExpr:
 		return l.converted(l.of(n.Expr), n.Type, false)
 	case *sqlparser.ConvertUsingExpr:
+		if strings.EqualFold(n.Type, "binary") {
+			// Characters become bytes: up to four each.
+			return l.of(n.Expr).mul(4)
+		}
 		return l.of(n.Expr)
 	case *sqlparser.CurTimeFuncExpr, *sqlparser.IntervalDateExpr:
 		return timeB

@@ -1,6 +1,7 @@
 package sqlguard
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -51,6 +52,7 @@ func TestGeneratedLengthsByConstruction(t *testing.T) {
 		"SELECT REGEXP_INSTR(CAST(SPACE(2000) AS BINARY), 'x')",
 		"SELECT REGEXP_INSTR(CONVERT(SPACE(5000), CHAR), 'x')",
 		"SELECT REGEXP_INSTR(CONVERT(SPACE(5000) USING latin1), 'x')",
+		"SELECT REGEXP_INSTR(CONVERT(LPAD('', 2000, 'é') USING binary), 'x')",
 		"SELECT REGEXP_INSTR(SPACE(5000) COLLATE utf8mb4_bin, 'x')",
 		// Derived tables, CTEs, renames, *.
 		"SELECT REGEXP_INSTR(s, 'x') FROM (SELECT SPACE(5000) AS s) AS t",
@@ -110,6 +112,8 @@ func TestGeneratedLengthsByConstruction(t *testing.T) {
 		"WITH c AS (SELECT SPACE(10000) AS s), d AS (SELECT CONCAT(s, s, s, s, s, s, s, s, s, s, s) AS s FROM c) SELECT LENGTH(s) FROM d",
 		"SELECT EXPORT_SET(5, SPACE(2000), 'b')",
 		"SELECT REPEAT(name, 1025) FROM customers",
+		// A chain of CTEs doubling a string, in order and reversed.
+		chain(20, true, false), chain(20, true, true),
 	} {
 		if st, err := g.Check(sql); err == nil {
 			t.Errorf("accepted %.150q, sent %.150q", sql, st.SQL)
@@ -133,6 +137,8 @@ func TestGeneratedLengthsByConstruction(t *testing.T) {
 		"SELECT JSON_UNQUOTE(JSON_EXTRACT(JSON_OBJECT('a', name), '$.a')) LIKE 'a%' FROM customers",
 		"SELECT FORMAT(SUM(id), 2) LIKE '1%' FROM customers",
 		"SELECT SPACE(5000) AS pad, name FROM customers WHERE name LIKE 'a%'",
+		// A long chain of bounded CTEs and derived tables settles.
+		chain(40, false, false), chain(40, false, true),
 	} {
 		if _, err := g.Check(sql); err != nil {
 			t.Errorf("%q refused: %v", sql, err)
@@ -167,4 +173,32 @@ func TestKeywordArguments(t *testing.T) {
 	} {
 		wantViolation(t, g, sql, "GET_FORMAT")
 	}
+}
+
+// chain is WITH c1 AS (SELECT 'a' AS s1), c2 AS (SELECT CONCAT(s1, 'a')
+// AS s2 FROM c1), ... SELECT s<n> FROM c<n> WHERE s<n> LIKE '%x%', or the
+// same with nested derived tables; doubling, CONCAT(s, s) instead.
+func chain(n int, double, derived bool) string {
+	arg := func(i int) string {
+		if double {
+			return fmt.Sprintf("s%d", i-1)
+		}
+		return "'a'"
+	}
+	var b strings.Builder
+	if derived {
+		from := "(SELECT 'a' AS s1) AS c1"
+		for i := 2; i <= n; i++ {
+			from = fmt.Sprintf("(SELECT CONCAT(s%d, %s) AS s%d FROM %s) AS c%d", i-1, arg(i), i, from, i)
+		}
+		fmt.Fprintf(&b, "SELECT s%d FROM %s", n, from)
+	} else {
+		b.WriteString("WITH c1 AS (SELECT 'a' AS s1)")
+		for i := 2; i <= n; i++ {
+			fmt.Fprintf(&b, ", c%d AS (SELECT CONCAT(s%d, %s) AS s%d FROM c%d)", i, i-1, arg(i), i, i-1)
+		}
+		fmt.Fprintf(&b, " SELECT s%d FROM c%d", n, n)
+	}
+	fmt.Fprintf(&b, " WHERE s%d LIKE '%%x%%'", n)
+	return b.String()
 }
