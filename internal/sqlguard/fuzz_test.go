@@ -2,6 +2,9 @@ package sqlguard
 
 import (
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"vitess.io/vitess/go/vt/sqlparser"
@@ -84,6 +87,10 @@ func FuzzGuard(f *testing.F) {
 		if err != nil || again.Limit != st.Limit || again.SQL != st.SQL {
 			t.Fatalf("accepted %q, sent %q, which the guard then turns into %q, %v", sql, st.SQL, again.SQL, err)
 		}
+		// The checking printer agrees with what was sent and its calls.
+		if err := printOracle(regen, st); err != nil {
+			t.Fatalf("accepted %q, sent %q: %v", sql, st.SQL, err)
+		}
 		// Every function the sent text calls is a built-in on the list.
 		for _, f := range st.Functions {
 			if !(Dialect{}).IsBuiltin(f) {
@@ -91,4 +98,29 @@ func FuzzGuard(f *testing.F) {
 			}
 		}
 	})
+}
+
+// printOracle checks an accepted statement against the guard's checking
+// printer (print: vitess' formatter with a hook that sees every node as it
+// is written and takes each call's name from the text written): the text
+// sent must be exactly what it prints, and the functions recorded exactly
+// the names it saw.
+func printOracle(g *Guard, st Statement) error {
+	tree, err := g.parser.Parse(st.SQL)
+	if err != nil {
+		return fmt.Errorf("does not parse: %v", err)
+	}
+	if _, err := g.checkStatement(tree, st.SQL); err != nil {
+		return fmt.Errorf("refused again: %v", err)
+	}
+	text, funcs, err := g.print(tree)
+	if err != nil {
+		return fmt.Errorf("the checking printer refuses it: %v", err)
+	}
+	funcs = uniq(funcs)
+	slices.Sort(funcs)
+	if text != st.SQL || strings.Join(funcs, ",") != strings.Join(st.Functions, ",") {
+		return fmt.Errorf("the checking printer prints %q calling %q; sent calling %q", text, funcs, st.Functions)
+	}
+	return nil
 }

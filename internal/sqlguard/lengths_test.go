@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/codeexec/codeexec-operator/internal/sqlguard/corpus"
 )
 
 // The generated-length class (bounds.go), attacked as someone who has read
@@ -201,4 +203,35 @@ func chain(n int, double, derived bool) string {
 	}
 	fmt.Fprintf(&b, " WHERE s%d LIKE '%%x%%'", n)
 	return b.String()
+}
+
+// The fast printing and the names calledFuncs takes from the tree are
+// exactly those of the checking printer, on the accept corpus and the
+// statements of these tests.
+func TestPrintOracle(t *testing.T) {
+	rows, err := corpus.LoadAccept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqls := []string{
+		"SELECT GET_FORMAT(DATE, 'EUR'), EXTRACT(DAY_MINUTE FROM NOW()), TIMESTAMPADD(MINUTE, 1, NOW()), CHAR(65 USING utf8mb4)",
+		"SELECT * FROM JSON_TABLE('[1]', '$[*]' COLUMNS (a INT PATH '$', b VARCHAR(10) PATH '$.b' DEFAULT '\"x\"' ON EMPTY, NESTED PATH '$.c[*]' COLUMNS (c INT PATH '$'))) AS jt",
+		"SELECT TRIM(LEADING 'x' FROM name), POSITION('a' IN name), SUBSTRING(name FROM 2 FOR 1), CAST(id AS CHAR(3)), CONVERT(name USING latin1), WEIGHT_STRING(name AS CHAR(3)) FROM customers",
+		"SELECT COUNT(*), SUM(id), GROUP_CONCAT(DISTINCT name ORDER BY name SEPARATOR ';'), JSON_ARRAYAGG(id), LAG(id) OVER w, ROW_NUMBER() OVER w FROM customers WINDOW w AS (ORDER BY id)",
+		"SELECT DATE_ADD(NOW(), INTERVAL 1 DAY), NOW() - INTERVAL 1 HOUR, JSON_EXTRACT('{}', '$.a'), JSON_SET('{}', '$.a', 1), REGEXP_REPLACE(name, 'a', 'b') FROM customers",
+	}
+	for _, r := range rows {
+		sqls = append(sqls, r.SQL)
+	}
+	g := newGuard(t, Policy{})
+	for _, sql := range sqls {
+		st, err := g.Check(sql)
+		if err != nil {
+			t.Errorf("%q refused: %v", sql, err)
+			continue
+		}
+		if err := printOracle(g, st); err != nil {
+			t.Errorf("%q: %v", sql, err)
+		}
+	}
 }

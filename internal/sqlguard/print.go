@@ -1,6 +1,7 @@
 package sqlguard
 
 import (
+	"slices"
 	"strings"
 
 	"vitess.io/vitess/go/vt/sqlparser"
@@ -32,8 +33,11 @@ type printer struct {
 }
 
 // printFast prints node as print does, with vitess' fast formatter and no
-// checks: the first printing, whose text is parsed again, checked, and
-// printed again by print, which must give exactly the same text.
+// checks: both printings of the round trip (the walk has checked every
+// node it prints, calledFuncs the names of the calls in it). print, the
+// same printing through a NodeFormatter that checks every node as it is
+// written, is the tests' and the fuzz target's oracle: they hold that
+// printFast and calledFuncs give exactly what print gives.
 func printFast(node sqlparser.SQLNode) string {
 	buf := sqlparser.NewTrackedBuffer(nil)
 	buf.SetEscapeAllIdentifiers()
@@ -220,6 +224,65 @@ func (p *printer) columnType(ct *sqlparser.ColumnType) {
 			p.fail(violation("JSON_TABLE column with options"))
 		}
 	}
+}
+
+// calledFuncs returns the name of every function the text of root calls,
+// as printed (lower case), each checked against the dialect's built-ins:
+// for a call by name (FuncExpr) the name vitess writes (its Name, bare when
+// it is a plain name, else quoted, which is refused); for every other node
+// that prints as a call, the word before the parenthesis of its own
+// printing. Nodes vitess' Walk does not enter (JSON_TABLE columns) are
+// entered here.
+func (g *Guard) calledFuncs(root sqlparser.SQLNode) ([]string, error) {
+	p := &printer{d: g.policy.Dialect}
+	var visit func(node sqlparser.SQLNode) (bool, error)
+	var jt func(cols []*sqlparser.JtColumnDefinition)
+	jt = func(cols []*sqlparser.JtColumnDefinition) {
+		for _, c := range cols {
+			switch {
+			case c == nil:
+			case c.JtPath != nil:
+				for _, e := range []sqlparser.Expr{c.JtPath.Path, respExpr(c.JtPath.EmptyOnResponse), respExpr(c.JtPath.ErrorOnResponse)} {
+					if e != nil {
+						_ = sqlparser.Walk(visit, e)
+					}
+				}
+			case c.JtNestedPath != nil:
+				if c.JtNestedPath.Path != nil {
+					_ = sqlparser.Walk(visit, c.JtNestedPath.Path)
+				}
+				jt(c.JtNestedPath.Columns)
+			}
+		}
+	}
+	visit = func(node sqlparser.SQLNode) (bool, error) {
+		if p.err != nil {
+			return false, errStop
+		}
+		switch n := node.(type) {
+		case *sqlparser.FuncExpr:
+			if n.Qualifier.NotEmpty() {
+				p.fail(violation("stored function call (only built-in functions are allowed)"))
+				return false, errStop
+			}
+			p.called(n.Name.String() + "(")
+		case *sqlparser.JSONTableExpr:
+			p.called(printFast(n))
+			jt(n.Columns)
+		default:
+			if isFuncNode(node) {
+				p.called(printFast(node))
+			}
+		}
+		return true, nil
+	}
+	_ = sqlparser.Walk(visit, root)
+	if p.err != nil {
+		return nil, p.err
+	}
+	funcs := uniq(p.funcs)
+	slices.Sort(funcs)
+	return funcs, nil
 }
 
 // called records the function whose printed text is s: the word before
