@@ -11,10 +11,13 @@
 //
 // # What is sent is what was checked, by construction
 //
-// The text to send is printed by the guard's own printer (print.go) and
-// then parsed again; the new tree must pass the guard again, be the same
-// kind of statement with the same outer LIMIT, and print to exactly the
-// same text, or the statement is refused (SecurityViolation). The printer
+// The text to send is printed from the checked tree (vitess' formatter,
+// every identifier quoted; print.go) and then parsed again; the new tree
+// must pass the guard again, be the same kind of statement with the same
+// outer LIMIT, and print to exactly the same text, or the statement is
+// refused (SecurityViolation). The checking printer (a NodeFormatter that
+// sees every node as it is written) is the oracle the tests and the fuzz
+// target hold both printings and the recorded call names to. The printer
 // quotes every identifier (a column named current_role is sent as
 // `current_role`, never as a word the server could read as a keyword or a
 // function), never prints comments, and takes the name of every function
@@ -64,11 +67,25 @@
 //
 // # Bounded work (bounds.go)
 //
-// REPEAT, SPACE, LPAD, RPAD and INSERT take only integer-literal lengths
-// up to MaxGeneratedLength (MaxGeneratedTotal per statement), and no
-// string-building function may feed another one or a pattern function
-// (REGEXP_*, LIKE, INSTR, LOCATE, REPLACE, ...): MariaDB's pattern
+// The guard computes a static upper bound of the length of every string
+// expression (n characters plus k copies of the longest table value, or
+// opaque): literals by their length, each function by a table of its
+// output bound as a function of its arguments' (any function or node not
+// in the table is opaque), columns of derived tables, CTEs, UNIONs,
+// JSON_TABLE and select-list aliases by the bound of every expression that
+// defines a column of that name (a fixpoint; growing recursive CTEs end
+// opaque), table columns by the data. Pattern functions (LIKE, REGEXP,
+// REGEXP_*, INSTR, LOCATE, REPLACE, SUBSTRING_INDEX, FIND_IN_SET, JSON
+// searches) refuse an opaque argument or one over MaxPatternLength
+// characters or MaxPatternCopies copies of the data; every function's
+// output is refused over MaxBuiltLength or MaxBuiltCopies; REPEAT, SPACE,
+// LPAD, RPAD and INSERT take only integer-literal lengths up to
+// MaxGeneratedLength (MaxGeneratedTotal per statement). MariaDB's pattern
 // functions are quadratic and do not always see a KILL.
+//
+// GET_FORMAT(DATE|TIME|DATETIME|TIMESTAMP, ...): vitess parses the keyword
+// as a column; the walk replaces it by a literal printed bare (walk.go,
+// keywordLiterals); anything else there is refused.
 //
 // # Refused
 //
