@@ -769,14 +769,12 @@ const (
 	fMaxFirst        // at most the first argument
 	fShrink          // at most the first argument (UNHEX, FROM_BASE64, ...)
 	fSum             // at most the sum of the arguments (CONCAT, MAKE_SET, ...)
-	fMul             // at most mul × the sum of the arguments, plus add
 	fFormat          // a date format: at most 64 characters a format character
 	fSpecial         // computed in ofFunc
 )
 
 type funcLen struct {
-	kind     int
-	mul, add uint64
+	kind int
 }
 
 // funcTable: how long the result of each built-in called by name can be.
@@ -850,9 +848,6 @@ func (l *lengths) ofFunc(name string, args []sqlparser.Expr) bound {
 	case fNum:
 		return numB
 	case fTime:
-		if name == "dayname" || name == "monthname" {
-			return timeB
-		}
 		return timeB
 	case fMax:
 		_, mx := all(0)
