@@ -232,6 +232,7 @@ func needsLengths(node sqlparser.SQLNode) bool {
 		*sqlparser.JSONValueModifierExpr, *sqlparser.JSONSearchExpr, *sqlparser.JSONContainsExpr,
 		*sqlparser.JSONContainsPathExpr, *sqlparser.JSONOverlapsExpr, *sqlparser.UpdateXMLExpr,
 		*sqlparser.WeightStringFuncExpr, *sqlparser.JSONPrettyExpr, *sqlparser.JSONExtractExpr,
+		*sqlparser.ExtractValueExpr,
 		*sqlparser.JSONKeysExpr, *sqlparser.JSONRemoveExpr, *sqlparser.JSONValueExpr:
 		return true
 	}
@@ -443,7 +444,7 @@ func (l *lengths) union(u *sqlparser.Union) {
 }
 
 // jtColumns defines JSON_TABLE's columns: each value is a piece of the
-// document, re-serialized (at most twice as long).
+// document, re-serialized (jsonOut).
 func (l *lengths) jtColumns(doc sqlparser.Expr, cols []*sqlparser.JtColumnDefinition) {
 	val := &sqlparser.JSONValueExpr{JSONDoc: doc}
 	for _, c := range cols {
@@ -638,7 +639,7 @@ func (l *lengths) of(e sqlparser.Expr) bound {
 	case *sqlparser.JSONExtractExpr:
 		return l.jsonPaths(l.of(n.JSONDoc), n.PathList)
 	case *sqlparser.JSONValueExpr:
-		b := l.of(n.JSONDoc).mul(2).plus(2)
+		b := jsonOut(l.of(n.JSONDoc))
 		for _, r := range []*sqlparser.JtOnResponse{n.EmptyOnResponse, n.ErrorOnResponse} {
 			if r != nil {
 				b = b.join(l.of(r.Expr))
@@ -655,7 +656,7 @@ func (l *lengths) of(e sqlparser.Expr) bound {
 		} else {
 			doc = n.(*sqlparser.JSONRemoveExpr).JSONDoc
 		}
-		return l.of(doc).mul(2).plus(2)
+		return jsonOut(l.of(doc))
 	case *sqlparser.JSONArrayExpr:
 		return l.jsonBuild(n.Params...)
 	case *sqlparser.JSONObjectExpr:
@@ -746,8 +747,13 @@ func (l *lengths) jsonPaths(doc bound, paths []sqlparser.Expr) bound {
 			return opaqueB
 		}
 	}
-	return doc.mul(2).plus(2).mul(uint64(max(1, len(paths)))).plus(2)
+	return jsonOut(doc).mul(uint64(max(1, len(paths)))).plus(2)
 }
+
+// jsonOut bounds a JSON value taken from a document of bound doc and
+// written again: MySQL re-serializes it (", " and ": " separators, a double
+// 1e15 written 1000000000000000.0): at most 5 characters a character.
+func jsonOut(doc bound) bound { return doc.mul(5).plus(4) }
 
 // jsonBuild bounds a JSON value built from es: each string quoted and
 // escaped (at most 6 characters a character), with punctuation.
@@ -819,7 +825,7 @@ func init() {
 		regexp_replace format soundex char aes_encrypt compress natural_sort_key
 		json_quote json_array json_object json_array_append json_array_insert json_insert
 		json_replace json_set json_remove json_merge json_merge_patch json_merge_preserve
-		json_extract json_value json_query json_keys json_normalize json_loose`)
+		json_extract json_value json_query json_keys json_loose`)
 	// Opaque by design: group_concat json_arrayagg json_objectagg
 	// uncompress json_pretty json_detailed json_search sformat column_*
 	// geometry output, and every name not listed.
@@ -930,10 +936,8 @@ func (l *lengths) ofFunc(name string, args []sqlparser.Expr) bound {
 			return bound{}
 		}
 		return l.jsonPaths(arg(0), args[1:])
-	case "json_value", "json_keys", "json_normalize", "json_loose":
-		return arg(0).mul(2).plus(2)
-	case "json_remove":
-		return arg(0).mul(2).plus(2)
+	case "json_value", "json_keys", "json_loose", "json_remove":
+		return jsonOut(arg(0))
 	}
 	// JSON builders and modifiers.
 	return l.jsonBuild(args...)
@@ -1017,6 +1021,10 @@ func (l *lengths) check(node sqlparser.SQLNode) error {
 		name, searched = "LOCATE", []sqlparser.Expr{n.SubStr, n.Str}
 	case *sqlparser.MemberOfExpr:
 		name, searched = "MEMBER OF", []sqlparser.Expr{n.Value, n.JSONArr}
+	case *sqlparser.ExtractValueExpr:
+		name, searched = "EXTRACTVALUE", []sqlparser.Expr{n.Fragment, n.XPathExpr}
+	case *sqlparser.UpdateXMLExpr:
+		name, searched = "UPDATEXML", []sqlparser.Expr{n.Target, n.XPathExpr, n.NewXML}
 	case *sqlparser.JSONSearchExpr:
 		name, searched = "JSON_SEARCH", []sqlparser.Expr{n.JSONDoc, n.SearchStr}
 	case *sqlparser.JSONContainsExpr:

@@ -97,6 +97,10 @@ func TestGeneratedLengthsByConstruction(t *testing.T) {
 		"SELECT REGEXP_INSTR(ST_ASTEXT(ST_BUFFER(POINT(0, 0), 1000)), 'x')",
 		"SELECT REGEXP_INSTR(WEIGHT_STRING(SPACE(1000)), 'x')",
 		"SELECT REGEXP_INSTR(JSON_EXTRACT('[[[[1]]]]', '$**'), 'x')",
+		"SELECT REGEXP_INSTR(JSON_EXTRACT('[" + strings.Repeat("1e15,", 200) + "1]', '$'), 'x')",
+		"SELECT REGEXP_INSTR(JSON_NORMALIZE('[1]'), 'x')",
+		"SELECT EXTRACTVALUE(CONCAT('<a>', REPEAT('<b>x</b>', 1000), '</a>'), '//b[. = //b]')",
+		"SELECT UPDATEXML(CONCAT('<a>', REPEAT('<b>x</b>', 1000), '</a>'), '//b', '<c/>')",
 		// Data copied too many times.
 		"SELECT REGEXP_INSTR(REPEAT(name, 17), 'x') FROM customers",
 		"SELECT REGEXP_INSTR(CONCAT(" + strings.Repeat("name, ", 16) + "name), 'x') FROM customers",
@@ -136,7 +140,7 @@ func TestGeneratedLengthsByConstruction(t *testing.T) {
 		"SELECT REGEXP_INSTR(REPEAT('ab', 2000), 'x'), INSTR(SPACE(4096), ' ') FROM dual",
 		"SELECT REGEXP_INSTR(t.s, 'x') FROM (SELECT REPEAT('a', 100) AS s) AS t",
 		"SELECT LPAD(id, 8, '0') LIKE '0000%', CAST(name AS CHAR(50)) REGEXP 'x' FROM customers",
-		"SELECT JSON_UNQUOTE(JSON_EXTRACT(JSON_OBJECT('a', name), '$.a')) LIKE 'a%' FROM customers",
+		"SELECT JSON_UNQUOTE(JSON_EXTRACT(doc, '$.a')) LIKE 'a%', name->>'$.b' REGEXP 'x' FROM (SELECT name AS doc, name FROM customers) AS t",
 		"SELECT FORMAT(SUM(id), 2) LIKE '1%' FROM customers",
 		"SELECT SPACE(5000) AS pad, name FROM customers WHERE name LIKE 'a%'",
 		// A long chain of bounded CTEs and derived tables settles.
