@@ -255,6 +255,7 @@ type lengths struct {
 	// the expressions that define a column of that name.
 	defs   map[string][]sqlparser.Expr
 	order  []string // the keys of defs, in the order first defined
+	groups map[*sqlparser.ColName]string
 	vals   map[string]bound
 	frozen map[string]bool
 	allB   bound // join of every name's bound
@@ -368,20 +369,16 @@ func (l *lengths) collect(root sqlparser.SQLNode) {
 			}
 		case *sqlparser.CommonTableExpr:
 			if len(n.Columns) > 0 {
-				exprs := selectExprs(n.Subquery, nil)
+				g := l.group(selectExprs(n.Subquery, nil))
 				for _, c := range n.Columns {
-					for _, e := range exprs {
-						l.define(c.String(), e)
-					}
+					l.define(c.String(), g)
 				}
 			}
 		case *sqlparser.AliasedTableExpr:
 			if dt, ok := n.Expr.(*sqlparser.DerivedTable); ok && len(n.Columns) > 0 {
-				exprs := selectExprs(dt.Select, nil)
+				g := l.group(selectExprs(dt.Select, nil))
 				for _, c := range n.Columns {
-					for _, e := range exprs {
-						l.define(c.String(), e)
-					}
+					l.define(c.String(), g)
 				}
 			}
 		case *sqlparser.JSONTableExpr:
@@ -389,6 +386,20 @@ func (l *lengths) collect(root sqlparser.SQLNode) {
 		}
 		return true, nil
 	}, root)
+}
+
+// group defines a name of its own for es and returns a reference to it:
+// many names defined by the same many expressions cost one definition
+// each, not one per expression (the guard's work stays linear).
+func (l *lengths) group(es []sqlparser.Expr) sqlparser.Expr {
+	key := "\x00group" + strconv.Itoa(len(l.order))
+	l.addDef(key, es...)
+	ref := &sqlparser.ColName{Name: sqlparser.NewIdentifierCI(key)}
+	if l.groups == nil {
+		l.groups = map[*sqlparser.ColName]string{}
+	}
+	l.groups[ref] = key
+	return ref
 }
 
 // union defines the columns of a UNION, named by its first SELECT, with
@@ -416,6 +427,14 @@ func (l *lengths) union(u *sqlparser.Union) {
 		cols[i] = selectExprs(b, nil)
 		star = star || slices.Contains(cols[i], starExpr) || len(cols[i]) != len(cols[0])
 	}
+	var all sqlparser.Expr // with a *: one group of every expression
+	if star {
+		var es []sqlparser.Expr
+		for _, c := range cols[1:] {
+			es = append(es, c...)
+		}
+		all = l.group(es)
+	}
 	for pos, se := range first.SelectExprs.Exprs {
 		ae, ok := se.(*sqlparser.AliasedExpr)
 		if !ok {
@@ -432,11 +451,12 @@ func (l *lengths) union(u *sqlparser.Union) {
 		if ae.As.NotEmpty() {
 			key = nameKey(ae.As.String())
 		}
+		if star {
+			l.addDef(key, all)
+			continue
+		}
 		for _, c := range cols[1:] {
-			switch {
-			case star:
-				l.addDef(key, c...)
-			case pos < len(c):
+			if pos < len(c) {
 				l.addDef(key, c[pos])
 			}
 		}
@@ -527,6 +547,9 @@ func (l *lengths) solve() {
 func (l *lengths) colBound(c *sqlparser.ColName) bound {
 	if c == starExpr {
 		return dataB.join(l.allB)
+	}
+	if key, ok := l.groups[c]; ok {
+		return l.vals[key] // a group: known by its pointer, never by a name
 	}
 	b := dataB.join(l.vals[keyWild])
 	switch key := nameKey(c.Name.String()); key {

@@ -73,6 +73,9 @@ func TestGeneratedLengthsByConstruction(t *testing.T) {
 		"SELECT REGEXP_INSTR(t.ſ, 'x') FROM (SELECT SPACE(5000) AS s) AS t",
 		"SELECT REGEXP_INSTR(t." + strings.Repeat("a", 64) + ", 'x') FROM (SELECT SPACE(5000) AS " + strings.Repeat("a", 70) + ") AS t",
 		"SELECT REGEXP_INSTR(t.a, 'x') FROM (SELECT SPACE(5000) AS a) AS t(b)",
+		"SELECT REGEXP_INSTR(t.b, 'x') FROM (SELECT 'a' AS a, 'b' AS b UNION ALL SELECT * FROM (SELECT 'c', SPACE(5000)) AS u) AS t",
+		"SELECT REGEXP_INSTR(t.b, 'x') FROM (SELECT 'a' AS a, 'b' AS b UNION ALL SELECT 'c', SPACE(5000)) AS t",
+		"WITH c(" + wideNames(300) + ") AS (SELECT " + strings.Repeat("'a', ", 299) + "SPACE(5000)) SELECT REGEXP_INSTR(n1, 'x') FROM c",
 		"SELECT REGEXP_INSTR(t.b, 'x') FROM (SELECT SPACE(5000) AS a) AS t(b)",
 		"SELECT REGEXP_INSTR(s, 'x') FROM customers JOIN LATERAL (SELECT CONCAT(name, SPACE(5000)) AS s) AS t",
 		// Subqueries.
@@ -238,4 +241,13 @@ func TestPrintOracle(t *testing.T) {
 			t.Errorf("%q: %v", sql, err)
 		}
 	}
+}
+
+// wideNames is n1, n2, ..., n<n>.
+func wideNames(n int) string {
+	var names []string
+	for i := 1; i <= n; i++ {
+		names = append(names, fmt.Sprintf("n%d", i))
+	}
+	return strings.Join(names, ", ")
 }
