@@ -298,7 +298,7 @@ func summaryReason(msg string) string {
 	var s struct {
 		Reason string `json:"reason"`
 	}
-	if len(msg) > maxTerminationMessage || json.Unmarshal([]byte(msg), &s) != nil {
+	if len(msg) > result.MaxTerminationMessage || json.Unmarshal([]byte(msg), &s) != nil {
 		return ""
 	}
 	return s.Reason
