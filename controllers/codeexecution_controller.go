@@ -62,6 +62,10 @@ type CodeExecutionReconciler struct {
 	// until the cache shows it in status: a reconcile that reads a stale
 	// copy must not try to start the execution again.
 	started sync.Map
+	// refusals counts, per execution UID, the creates the API server
+	// refused, so that a refusal ends the execution after a bound
+	// (Bounds.CreateRefused) and not at once or never.
+	refusals sync.Map
 }
 
 type startedJob struct{ uid, name string }

@@ -275,6 +275,7 @@ func (c *callCounter) reset() map[string]int {
 func testBounds() controllers.Bounds {
 	b := controllers.DefaultBounds()
 	b.CreateFailureAfter = 0
+	b.CreateRefused = 0 // ended by the minimum number of attempts
 	return b
 }
 
