@@ -2,13 +2,18 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"flag"
+	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -38,6 +43,7 @@ func init() {
 func main() {
 	var (
 		metricsAddr, probeAddr, scratch, pullPolicy string
+		shapeParam                                  string
 		enableLeaderElection, secureMetrics         bool
 		allowUnselected                             bool
 		ttl, grace, workers                         int
@@ -57,6 +63,7 @@ func main() {
 	flag.IntVar(&ttl, "job-ttl-seconds-after-finished", 300, "Deprecated and ignored: the controller deletes an execution's Job and Pod as soon as the execution ends.")
 	flag.BoolVar(&allowUnselected, "allow-unselected-namespaces", false, "Let a namespace that no ExecutionPolicy selects run executions under the built-in defaults. Off: such a namespace runs nothing.")
 	opts := zap.Options{Development: false}
+	flag.StringVar(&shapeParam, "sandbox-shape-param", controllers.SandboxShapeParam.String(), "namespace/name of the sandbox-shape admission policy's parameter ConfigMap; the manager refuses to start when it exists and does not list --runner-image. Empty skips the check.")
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
@@ -108,6 +115,10 @@ func main() {
 		MaxConcurrentReconciles:   workers,
 		AllowUnselectedNamespaces: allowUnselected,
 	}
+	if err := checkSandboxShape(mgr.GetAPIReader(), shapeParam, jobOpts.RunnerImage); err != nil {
+		setupLog.Error(err, "Refusing to start: the sandbox-shape admission policy would refuse every Job")
+		os.Exit(1)
+	}
 	if ttl != 300 {
 		setupLog.Info("--job-ttl-seconds-after-finished is ignored: the controller deletes an execution's Job as soon as the execution ends")
 	}
@@ -134,4 +145,25 @@ func main() {
 		setupLog.Error(err, "Problem running the manager")
 		os.Exit(1)
 	}
+}
+
+// checkSandboxShape makes the sandbox-shape admission policy's runner
+// images and --runner-image one source of truth: the manager starts only
+// if the policy's parameter (namespace/name in param) allows its image, or
+// does not exist (the policy is not installed, or not yet: logged).
+func checkSandboxShape(c client.Reader, param, image string) error {
+	if param == "" {
+		return nil
+	}
+	ns, name, ok := strings.Cut(param, "/")
+	if !ok || ns == "" || name == "" {
+		return fmt.Errorf("--sandbox-shape-param %q is not namespace/name", param)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	found, err := controllers.VerifySandboxShape(ctx, c, types.NamespacedName{Namespace: ns, Name: name}, image)
+	if err == nil && !found {
+		setupLog.Info("The sandbox-shape admission policy's parameter does not exist; not checking --runner-image against it", "param", param)
+	}
+	return err
 }

@@ -54,6 +54,7 @@ func (r *CodeExecutionReconciler) apply(ctx context.Context, ce *execv1.CodeExec
 func (r *CodeExecutionReconciler) stopWorkload(ctx context.Context, ce *execv1.CodeExecution, w *workload) error {
 	r.queue.release(ce.Namespace, ce.UID)
 	r.started.Delete(ce.UID)
+	r.refusals.Delete(ce.UID)
 	if ce.Status.JobUID == "" {
 		return nil
 	}

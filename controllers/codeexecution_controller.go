@@ -22,7 +22,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	execv1 "github.com/codeexec/codeexec-operator/api/v1alpha1"
 	"github.com/codeexec/codeexec-operator/internal/result"
@@ -60,6 +62,10 @@ type CodeExecutionReconciler struct {
 	// until the cache shows it in status: a reconcile that reads a stale
 	// copy must not try to start the execution again.
 	started sync.Map
+	// refusals counts, per execution UID, the creates the API server
+	// refused, so that a refusal ends the execution after a bound
+	// (Bounds.CreateRefused) and not at once or never.
+	refusals sync.Map
 }
 
 type startedJob struct{ uid, name string }
@@ -214,6 +220,7 @@ func (r *CodeExecutionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
 	}
+	r.queue.wake = make(chan event.GenericEvent, wakeBuffer)
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&execv1.CodeExecution{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&batchv1.Job{}, r.jobHandler()).
@@ -221,6 +228,7 @@ func (r *CodeExecutionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&execv1.CodeExecution{}, r.headsOfNamespace(), builder.WithPredicates(finishedOrDeleted)).
 		Watches(&corev1.ResourceQuota{}, r.headsOfNamespace()).
 		Watches(PolicyObject(), r.headsOfAllNamespaces()).
+		WatchesRawSource(source.Channel(r.queue.wake, r.headsOfNamespace())).
 		Named("codeexecution").
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Complete(r)

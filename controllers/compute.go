@@ -85,7 +85,7 @@ func Compute(ce *execv1.CodeExecution, o Observed, b Bounds) Plan {
 // says to wait while a failing pods/log may still recover.
 func resultOutcome(ce *execv1.CodeExecution, v Verdict, o Observed, b Bounds) (Outcome, *Verdict) {
 	maxOut := int64(*ce.Status.Limits.MaxOutputBytes)
-	s, err := ParseSummary(v.TerminationMessage, maxOut)
+	s, err := result.ParseSummary(v.TerminationMessage, maxOut)
 	if err != nil {
 		return Outcome{Reason: execv1.ReasonInternalError, Message: "the runner's report is unreadable: " + err.Error()}, nil
 	}
@@ -96,7 +96,7 @@ func resultOutcome(ce *execv1.CodeExecution, v Verdict, o Observed, b Bounds) (O
 		readErr = fmt.Errorf("the runner's log was not read")
 	case readErr == nil:
 		var parsed result.ExecutionResult
-		parsed, readErr = ParseResultLog(o.Log, s, maxOut)
+		parsed, readErr = result.ParseResultLog(o.Log, s, maxOut)
 		res = &parsed
 	case apierrors.IsNotFound(readErr) || isPermanentLogError(readErr):
 	default:

@@ -14,7 +14,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	execv1 "github.com/codeexec/codeexec-operator/api/v1alpha1"
-	"github.com/codeexec/codeexec-operator/internal/runner"
+	"github.com/codeexec/codeexec-operator/internal/result"
 )
 
 // Paths inside the sandbox Pod.
@@ -97,9 +97,9 @@ func inputPath(in execv1.ExecutionInput) string {
 }
 
 // BuildTask returns the runner's task for ce with resolved limits l.
-func BuildTask(ce *execv1.CodeExecution, l execv1.ExecutionLimits, sql SQLPermissions) runner.Task {
-	t := runner.Task{
-		Language:       runner.Language(strings.ToLower(string(ce.Spec.Language))),
+func BuildTask(ce *execv1.CodeExecution, l execv1.ExecutionLimits, sql SQLPermissions) result.Task {
+	t := result.Task{
+		Language:       result.Language(strings.ToLower(string(ce.Spec.Language))),
 		TimeoutSeconds: int64(ptr.Deref(l.TimeoutSeconds, execv1.DefaultTimeoutSeconds)),
 		MemoryBytes:    l.Memory.Value(),
 		MaxOutputBytes: int64(ptr.Deref(l.MaxOutputBytes, execv1.DefaultMaxOutputBytes)),
@@ -110,7 +110,7 @@ func BuildTask(ce *execv1.CodeExecution, l execv1.ExecutionLimits, sql SQLPermis
 		if in.Format == execv1.InputFormatJSON {
 			format = "json"
 		}
-		t.Inputs = append(t.Inputs, runner.Input{Name: in.Name, Path: path.Join(TaskMountPath, inputPath(in)), Format: format})
+		t.Inputs = append(t.Inputs, result.Input{Name: in.Name, Path: path.Join(TaskMountPath, inputPath(in)), Format: format})
 	}
 	if ce.Spec.Datasource != nil {
 		t.DSNFile = path.Join(DatasourceMountPath, datasourceFile)
@@ -135,7 +135,7 @@ func BuildTaskConfigMap(ce *execv1.CodeExecution, l execv1.ExecutionLimits, sql 
 			Namespace: ce.Namespace,
 			Labels:    ownedLabels(ce, "task"),
 		},
-		Data:      map[string]string{runner.CodeFile: ce.Spec.Code, runner.TaskFile: string(task)},
+		Data:      map[string]string{result.CodeFile: ce.Spec.Code, result.TaskFile: string(task)},
 		Immutable: ptr.To(true),
 	}, nil
 }
@@ -153,8 +153,8 @@ func BuildJob(ce *execv1.CodeExecution, l execv1.ExecutionLimits, o JobOptions) 
 		ConfigMap: &corev1.ConfigMapProjection{
 			LocalObjectReference: corev1.LocalObjectReference{Name: TaskConfigMapName(ce.Name, ce.UID)},
 			Items: []corev1.KeyToPath{
-				{Key: runner.CodeFile, Path: runner.CodeFile},
-				{Key: runner.TaskFile, Path: runner.TaskFile},
+				{Key: result.CodeFile, Path: result.CodeFile},
+				{Key: result.TaskFile, Path: result.TaskFile},
 			},
 		},
 	}}
@@ -232,7 +232,7 @@ func BuildJob(ce *execv1.CodeExecution, l execv1.ExecutionLimits, o JobOptions) 
 							"--task-dir", TaskMountPath,
 							"--scratch-dir", ScratchMountPath,
 							"--termination-log", corev1.TerminationMessagePathDefault,
-							"--max-stream-bytes", strconv.Itoa(RunnerStreamBytes),
+							"--max-stream-bytes", strconv.Itoa(result.RunnerStreamBytes),
 						},
 						Env: []corev1.EnvVar{
 							{Name: "HOME", Value: ScratchMountPath},

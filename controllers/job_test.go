@@ -12,7 +12,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	execv1 "github.com/codeexec/codeexec-operator/api/v1alpha1"
-	"github.com/codeexec/codeexec-operator/internal/runner"
+	"github.com/codeexec/codeexec-operator/internal/result"
 	"github.com/codeexec/codeexec-operator/internal/testutil/wrappers"
 )
 
@@ -200,13 +200,13 @@ func TestBuildTaskConfigMap(t *testing.T) {
 	if cm.Immutable == nil || !*cm.Immutable {
 		t.Error("the task ConfigMap must be immutable")
 	}
-	var got runner.Task
+	var got result.Task
 	if err := json.Unmarshal([]byte(cm.Data["task.json"]), &got); err != nil {
 		t.Fatal(err)
 	}
-	want := runner.Task{
+	want := result.Task{
 		Language: "python", TimeoutSeconds: 7, MemoryBytes: 1 << 30, MaxOutputBytes: 1 << 20, MaxRows: 1000,
-		Inputs: []runner.Input{
+		Inputs: []result.Input{
 			{Name: "orders", Path: "/var/run/codeexec/task/inputs/orders.csv", Format: "csv"},
 			{Name: "meta", Path: "/var/run/codeexec/task/inputs/meta.json", Format: "json"},
 		},

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	execv1 "github.com/codeexec/codeexec-operator/api/v1alpha1"
+	"github.com/codeexec/codeexec-operator/internal/result"
 )
 
 // Observed is what one reconcile read of a started execution: its Job,
@@ -88,7 +89,7 @@ func (r *CodeExecutionReconciler) observe(ctx context.Context, ce *execv1.CodeEx
 	v := Classify(Observation{Job: job, Pods: o.Pods, Now: o.Now, Started: ce.Status.StartTime}, r.Bounds)
 	if v.ReadResult {
 		maxOut := int64(*ce.Status.Limits.MaxOutputBytes)
-		if s, err := ParseSummary(v.TerminationMessage, maxOut); err == nil {
+		if s, err := result.ParseSummary(v.TerminationMessage, maxOut); err == nil {
 			o.LogRead = true
 			o.Log, o.LogErr = r.Logs.TailLog(ctx, ce.Namespace, v.PodName, execv1.RunnerContainerName, s.Size+logSlack)
 		}

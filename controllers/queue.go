@@ -31,7 +31,13 @@ import (
 type queue struct {
 	mu sync.Mutex
 	ns map[string]*nsQueue
+	// wake carries the namespaces whose queue head must be reconciled.
+	wake chan event.GenericEvent
 }
+
+// wakeBuffer is how many wake-ups wait for the controller before more are
+// dropped (the workqueue merges them per execution anyway).
+const wakeBuffer = 4096
 
 type nsQueue struct {
 	mu       sync.Mutex
@@ -92,24 +98,51 @@ func (q *queue) admit(ctx context.Context, r *CodeExecutionReconciler, ce *execv
 	if err != nil {
 		return admission{}, err
 	}
-	if c := pol.MaxConcurrent; c != nil {
-		pos := len(waiting)
-		for i := range waiting {
-			if waiting[i].UID == ce.UID {
-				pos = i
-				break
-			}
+	pos := len(waiting)
+	for i := range waiting {
+		if waiting[i].UID == ce.UID {
+			pos = i
+			break
 		}
+	}
+	if c := pol.MaxConcurrent; c != nil {
 		if running+pos >= int(*c) {
 			return admission{wait: fmt.Sprintf("waiting for a slot: ExecutionPolicy %s allows %d at once in this namespace",
 				strings.Join(pol.Names, ", "), *c)}, nil
 		}
 	}
+	if len(quotas.Items) > 0 && pos > 0 {
+		// Strict FIFO under quota: an execution that fits may not pass an
+		// older one that does not (one that never fits ended at once), so
+		// only the head of the queue is admitted; the next one is woken as
+		// soon as the head holds its reservation.
+		return admission{wait: "waiting for quota: older executions of this namespace start first"}, nil
+	}
 	if msg := QuotaShortfall(withReserved(quotas.Items, n.reserved), l); msg != "" {
 		return admission{wait: msg}, nil
 	}
 	n.reserved[ce.UID] = l
+	if len(quotas.Items) > 0 && pos+1 < len(waiting) {
+		// Others wait behind ce, and only the head is admitted under a
+		// quota: the reservation makes the next one the head, so wake it
+		// now instead of at its safety-net recheck.
+		q.wakeNamespace(ce.Namespace)
+	}
 	return admission{}, nil
+}
+
+// wakeNamespace asks for the head of ns's queue to be reconciled (through
+// the controller's channel source); it never blocks, and a wake-up lost to
+// a full channel is covered by the queued executions' RequeueAfter.
+func (q *queue) wakeNamespace(ns string) {
+	if q.wake == nil {
+		return
+	}
+	obj := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: ns}}
+	select {
+	case q.wake <- event.GenericEvent{Object: obj}:
+	default:
+	}
 }
 
 // namespaceLoad reads the namespace's executions from the cache: how many

@@ -13,6 +13,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	execv1 "github.com/codeexec/codeexec-operator/api/v1alpha1"
+	"github.com/codeexec/codeexec-operator/internal/result"
 )
 
 // maxConfigMapPayload keeps the compressed result under the API server's
@@ -65,7 +66,7 @@ const maxStoredResult = 8 << 20
 // ConfigMap's annotation) is trusted: anyone who may create ConfigMaps in
 // the namespace can write that too.
 func DecodeStoredResult(cm *corev1.ConfigMap, want *execv1.ExecutionResult) ([]byte, error) {
-	if want == nil || !hexSHA256.MatchString(want.SHA256) {
+	if want == nil || !result.HexSHA256.MatchString(want.SHA256) {
 		return nil, fmt.Errorf("ConfigMap %s: the execution's status.result has no sha256 to check the result against", cm.Name)
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(cm.BinaryData[execv1.ResultConfigMapKey]))

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -106,6 +107,20 @@ func (r *CodeExecutionReconciler) start(ctx context.Context, ce *execv1.CodeExec
 	}
 	for _, obj := range children {
 		created, fail, err := r.createOwned(ctx, ce, obj)
+		var refused *createRefused
+		if errors.As(err, &refused) {
+			v, _ := r.refusals.LoadOrStore(ce.UID, &refusal{first: now})
+			rec := v.(*refusal)
+			rec.attempts++
+			if RefusalEnds(rec.first, rec.attempts, now, r.Bounds.CreateRefused) {
+				r.refusals.Delete(ce.UID)
+				finish(ce, Outcome{Reason: refused.reason, Message: fmt.Sprintf("%s (refused %d times over %s)",
+					refused.message, rec.attempts, now.Sub(rec.first).Round(time.Second))}, now)
+				return ctrl.Result{}, nil
+			}
+			setCondition(ce, metav1.ConditionUnknown, execv1.ReasonPending, "retrying: "+refused.message)
+			return ctrl.Result{RequeueAfter: refusedRetry(r.Bounds.CreateRefused)}, nil
+		}
 		if err != nil {
 			setCondition(ce, metav1.ConditionUnknown, execv1.ReasonPending, "retrying: "+err.Error())
 			return ctrl.Result{}, err
@@ -115,6 +130,7 @@ func (r *CodeExecutionReconciler) start(ctx context.Context, ce *execv1.CodeExec
 			return ctrl.Result{}, nil
 		}
 		if job, ok := created.(*batchv1.Job); ok {
+			r.refusals.Delete(ce.UID)
 			ce.Status.JobUID = string(job.UID)
 			ce.Status.JobName = job.Name
 			started = true

@@ -12,7 +12,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 
 	execv1 "github.com/codeexec/codeexec-operator/api/v1alpha1"
-	"github.com/codeexec/codeexec-operator/internal/runner"
+	"github.com/codeexec/codeexec-operator/internal/result"
 	"github.com/codeexec/codeexec-operator/internal/testutil/wrappers"
 )
 
@@ -46,8 +46,8 @@ func TestDeclaredEndpointsAreResolvedOnceIntoStatusAndDriveTheChildren(t *testin
 	if fail != nil {
 		t.Fatalf("children: %+v", *fail)
 	}
-	var task runner.Task
-	if err := json.Unmarshal([]byte(children[0].(*corev1.ConfigMap).Data[runner.TaskFile]), &task); err != nil {
+	var task result.Task
+	if err := json.Unmarshal([]byte(children[0].(*corev1.ConfigMap).Data[result.TaskFile]), &task); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(want, task.AllowedEndpoints); diff != "" {

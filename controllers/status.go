@@ -33,12 +33,17 @@ type Bounds struct {
 	// CreateFailureAfter is how long a Job may go without a Pod before the
 	// Job controller's events are read for the reason.
 	CreateFailureAfter time.Duration
+	// CreateRefused is how long the controller retries creating a child
+	// the API server refuses (a webhook or admission policy, a quota, an
+	// invalid object) before the execution ends with the API server's
+	// message; it tries at least three times however short this is.
+	CreateRefused time.Duration
 }
 
 // DefaultBounds returns the manager's default bounds.
 func DefaultBounds() Bounds {
 	return Bounds{Unschedulable: 2 * time.Minute, ContainerCreating: 3 * time.Minute, PodVanished: 30 * time.Second,
-		LogUnavailable: 2 * time.Minute, CreateFailureAfter: 10 * time.Second}
+		LogUnavailable: 2 * time.Minute, CreateFailureAfter: 10 * time.Second, CreateRefused: time.Minute}
 }
 
 // Observation is what the reconciler saw of an execution's Job and Pods.
@@ -298,7 +303,7 @@ func summaryReason(msg string) string {
 	var s struct {
 		Reason string `json:"reason"`
 	}
-	if len(msg) > maxTerminationMessage || json.Unmarshal([]byte(msg), &s) != nil {
+	if len(msg) > result.MaxTerminationMessage || json.Unmarshal([]byte(msg), &s) != nil {
 		return ""
 	}
 	return s.Reason

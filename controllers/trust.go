@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -25,9 +26,10 @@ import (
 // read live (the cache holds only labelled objects, so it cannot see an
 // unlabelled impostor) and used only if this execution controls it and it
 // holds what the controller would have created; anything else ends the
-// execution with InternalError naming the object. Refusals that retrying
-// cannot change (a webhook, a quota, an invalid object) end the execution
-// with the API server's message.
+// execution with InternalError naming the object. A refusal (403, 400,
+// 413, 422: a webhook or admission policy, a quota, an invalid object) is
+// returned as a *createRefused, which start retries only within
+// Bounds.CreateRefused; any other error is transient and retried.
 func (r *CodeExecutionReconciler) createOwned(ctx context.Context, ce *execv1.CodeExecution, obj client.Object) (client.Object, *Outcome, error) {
 	if err := controllerutil.SetControllerReference(ce, obj, r.Scheme); err != nil {
 		return nil, nil, err
@@ -39,11 +41,11 @@ func (r *CodeExecutionReconciler) createOwned(ctx context.Context, ce *execv1.Co
 		return obj, nil, nil
 	case apierrors.IsAlreadyExists(err):
 	case apierrors.IsForbidden(err):
-		return nil, &Outcome{Reason: execv1.ReasonPolicyViolation,
-			Message: fmt.Sprintf("the API server refused to create %s %s: %s", kind, obj.GetName(), apiMessage(err))}, nil
+		return nil, nil, &createRefused{reason: execv1.ReasonPolicyViolation,
+			message: fmt.Sprintf("the API server refused to create %s %s: %s", kind, obj.GetName(), apiMessage(err)), err: err}
 	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsRequestEntityTooLargeError(err):
-		return nil, &Outcome{Reason: execv1.ReasonInternalError,
-			Message: fmt.Sprintf("the API server refused to create %s %s: %s", kind, obj.GetName(), apiMessage(err))}, nil
+		return nil, nil, &createRefused{reason: execv1.ReasonInternalError,
+			message: fmt.Sprintf("the API server refused to create %s %s: %s", kind, obj.GetName(), apiMessage(err)), err: err}
 	default:
 		return nil, nil, fmt.Errorf("creating %s %s: %w", kind, obj.GetName(), err)
 	}
@@ -125,4 +127,39 @@ func apiMessage(err error) string {
 		return s.Status().Message
 	}
 	return err.Error()
+}
+
+// createRefused is a create the API server refused (a webhook or an
+// admission policy, a quota, an invalid object): retrying may not change
+// it, so it is retried only within a bound, then ends the execution with
+// reason and the API server's message.
+type createRefused struct {
+	reason, message string
+	err             error
+}
+
+func (e *createRefused) Error() string { return e.message }
+func (e *createRefused) Unwrap() error { return e.err }
+
+// minRefusedAttempts is how many times a refused create is tried at least
+// before the refusal ends the execution, however short Bounds.CreateRefused.
+const minRefusedAttempts = 3
+
+// refusal is the record of an execution's refused creates.
+type refusal struct {
+	first    time.Time
+	attempts int
+}
+
+// RefusalEnds reports whether a create refused attempts times, first at
+// first, has been retried enough at now: at least minRefusedAttempts
+// attempts over at least bound. It is a pure function.
+func RefusalEnds(first time.Time, attempts int, now time.Time, bound time.Duration) bool {
+	return attempts >= minRefusedAttempts && now.Sub(first) >= bound
+}
+
+// refusedRetry is how long start waits before trying a refused create
+// again: minRefusedAttempts tries spread over bound.
+func refusedRetry(bound time.Duration) time.Duration {
+	return max(bound/minRefusedAttempts, 100*time.Millisecond)
 }

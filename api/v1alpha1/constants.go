@@ -1,5 +1,7 @@
 package v1alpha1
 
+import "github.com/codeexec/codeexec-operator/internal/result"
+
 // Label and annotation keys the controller puts on what it creates.
 const (
 	// LabelExecutionName holds the CodeExecution's name (truncated to a
@@ -34,47 +36,48 @@ const (
 // reason is one of the Reason constants.
 const ConditionSucceeded = "Succeeded"
 
-// Reasons of the Succeeded condition. The runner's reasons come first; the
-// controller adds its own below.
+// Reasons of the Succeeded condition: the one typed vocabulary of
+// internal/result (result.Reason), as strings for metav1.Condition. The
+// runner's reasons come first; the controller adds its own below.
 const (
 	// ReasonCompleted: the code ran and produced a result.
-	ReasonCompleted = "Completed"
+	ReasonCompleted = string(result.Completed)
 	// ReasonTimeout: the wall-clock limit (the runner's, or the Job's
 	// activeDeadlineSeconds) ended the execution.
-	ReasonTimeout = "Timeout"
+	ReasonTimeout = string(result.Timeout)
 	// ReasonCPULimitExceeded: the CPU-time limit ended the execution.
-	ReasonCPULimitExceeded = "CPULimitExceeded"
+	ReasonCPULimitExceeded = string(result.CPULimitExceeded)
 	// ReasonMemoryLimitExceeded: memory ran out (in the runner, or the
 	// container was OOM-killed).
-	ReasonMemoryLimitExceeded = "MemoryLimitExceeded"
+	ReasonMemoryLimitExceeded = string(result.MemoryLimitExceeded)
 	// ReasonOutputLimitExceeded: the result or the output was over its cap.
-	ReasonOutputLimitExceeded = "OutputLimitExceeded"
+	ReasonOutputLimitExceeded = string(result.OutputLimitExceeded)
 	// ReasonSecurityViolation: a guard refused the code or blocked an
 	// operation.
-	ReasonSecurityViolation = "SecurityViolation"
+	ReasonSecurityViolation = string(result.SecurityViolation)
 	// ReasonCompilationError: the code does not parse or compile.
-	ReasonCompilationError = "CompilationError"
+	ReasonCompilationError = string(result.CompilationError)
 	// ReasonRuntimeError: user code raised or exited non-zero.
-	ReasonRuntimeError = "RuntimeError"
+	ReasonRuntimeError = string(result.RuntimeError)
 	// ReasonQueryError: the database refused or failed the query.
-	ReasonQueryError = "QueryError"
+	ReasonQueryError = string(result.QueryError)
 	// ReasonInvalidInput: bad inputs or datasource.
-	ReasonInvalidInput = "InvalidInput"
+	ReasonInvalidInput = string(result.InvalidInput)
 	// ReasonInternalError: the runner or the controller failed, or the
 	// runner's output could not be read.
-	ReasonInternalError = "InternalError"
+	ReasonInternalError = string(result.InternalError)
 
 	// ReasonPending: accepted, the sandbox is being prepared or scheduled.
-	ReasonPending = "Pending"
+	ReasonPending = string(result.Pending)
 	// ReasonRunning: the sandbox Pod is running.
-	ReasonRunning = "Running"
+	ReasonRunning = string(result.Running)
 	// ReasonQueued: waiting for a concurrency slot or for quota.
-	ReasonQueued = "Queued"
+	ReasonQueued = string(result.Queued)
 	// ReasonPolicyViolation: the execution breaks an ExecutionPolicy.
-	ReasonPolicyViolation = "PolicyViolation"
+	ReasonPolicyViolation = string(result.PolicyViolation)
 	// ReasonPodFailed: the Pod failed outside the runner: evicted, image
 	// pull failure, configuration error, unschedulable, deleted, killed.
-	ReasonPodFailed = "PodFailed"
+	ReasonPodFailed = string(result.PodFailed)
 )
 
 // AnnotationResultSHA256 on a result ConfigMap holds the hex sha256 of the

@@ -1,6 +1,10 @@
-// Package result defines ExecutionResult, the one JSON object the runner
-// prints for every execution, on a laptop and in a Pod alike, and the
-// vocabulary of reasons it may carry. The controller parses the same type.
+// Package result is the runner's contract, a leaf package (standard
+// library only) shared by the runner and the manager: the Task the
+// controller mounts, the ExecutionResult line the runner prints, the
+// Summary it leaves as the termination message, the one typed vocabulary of
+// reasons (the runner's and the controller's), and their encoders and
+// decoders side by side. The manager imports it without linking any
+// language package (a test in the repository root checks it).
 package result
 
 import (
@@ -25,6 +29,18 @@ const (
 	QueryError          Reason = "QueryError"
 	InvalidInput        Reason = "InvalidInput"
 	InternalError       Reason = "InternalError"
+)
+
+// Reasons only the controller gives (the Succeeded condition's reason
+// while an execution waits or runs, and the endings the runner cannot
+// see). api/v1alpha1's Reason constants are these and the runner's,
+// spelled as strings for metav1.Condition.
+const (
+	Pending         Reason = "Pending"
+	Running         Reason = "Running"
+	Queued          Reason = "Queued"
+	PolicyViolation Reason = "PolicyViolation"
+	PodFailed       Reason = "PodFailed"
 )
 
 // RunnerReasons lists every reason the runner may report.

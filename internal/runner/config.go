@@ -9,29 +9,21 @@ import (
 	"time"
 
 	"github.com/codeexec/codeexec-operator/internal/pyexec"
+	"github.com/codeexec/codeexec-operator/internal/result"
 )
 
-// Language names the kind of code to run, as on the command line.
-type Language string
+// Language is result.Language, the task's language.
+type Language = result.Language
 
 // Languages the runner knows.
 const (
-	Python Language = "python"
-	SQL    Language = "sql"
-	JSX    Language = "jsx"
+	Python = result.Python
+	SQL    = result.SQL
+	JSX    = result.JSX
 )
 
-// Input is one named table for Python code.
-type Input struct {
-	// Name is the key in `inputs`; order of Inputs is the order of
-	// `parent_dataframes`.
-	Name string `json:"name"`
-	// Path is a CSV or JSON file; the format comes from Format or, when
-	// empty, from the extension.
-	Path string `json:"path"`
-	// Format is "csv" or "json"; empty means by extension.
-	Format string `json:"format,omitempty"`
-}
+// Input is result.Input, one named table for Python code.
+type Input = result.Input
 
 // Config is everything one execution needs. Zero values mean defaults
 // (see Defaults).

@@ -6,38 +6,22 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/codeexec/codeexec-operator/internal/result"
 )
 
-// Files inside the task directory the controller mounts read-only into the
-// Pod (from a ConfigMap it owns). Code never travels in environment
-// variables or arguments.
+// The task contract lives in the leaf package result, which the manager
+// imports without linking any language package.
 const (
-	TaskFile = "task.json"
-	CodeFile = "code"
+	TaskFile = result.TaskFile
+	CodeFile = result.CodeFile
 )
 
-// Task is the contract between the controller and the runner in a Pod: the
-// controller writes it as task.json beside the code; the runner reads it
-// with `runner run --task-dir DIR`. Input and DSN paths are absolute paths
-// inside the Pod.
-type Task struct {
-	Language           Language `json:"language"`
-	TimeoutSeconds     int64    `json:"timeoutSeconds"`
-	CPUTimeSeconds     int64    `json:"cpuTimeSeconds,omitempty"`
-	MemoryBytes        int64    `json:"memoryBytes"`
-	MaxOutputBytes     int64    `json:"maxOutputBytes"`
-	MaxRows            int64    `json:"maxRows,omitempty"`
-	Inputs             []Input  `json:"inputs,omitempty"`
-	DSNFile            string   `json:"dsnFile,omitempty"`
-	AllowSystemSchemas bool     `json:"allowSystemSchemas,omitempty"`
-	AllowShow          bool     `json:"allowShow,omitempty"`
-	// AllowedEndpoints are the host:port addresses the ExecutionPolicy
-	// declares for the datasource; the DSN must name one of them.
-	AllowedEndpoints []string `json:"allowedEndpoints,omitempty"`
-}
+// Task is result.Task: what the controller mounts as task.json.
+type Task = result.Task
 
-// Config converts t and the code into a Config.
-func (t Task) Config(code []byte) Config {
+// TaskConfig converts t and the code into a Config.
+func TaskConfig(t Task, code []byte) Config {
 	return Config{
 		Language:           t.Language,
 		Code:               code,
@@ -55,12 +39,9 @@ func (t Task) Config(code []byte) Config {
 	}
 }
 
-// maxTaskFile bounds task.json; the code has its own bound in the API.
-const maxTaskFile = 64 << 10
-
 // LoadTask reads task.json and the code from dir.
 func LoadTask(dir string, maxCode int64) (Config, error) {
-	tb, err := readBounded(filepath.Join(dir, TaskFile), maxTaskFile)
+	tb, err := readBounded(filepath.Join(dir, TaskFile), result.MaxTaskFile)
 	if err != nil {
 		return Config{}, err
 	}
@@ -72,7 +53,7 @@ func LoadTask(dir string, maxCode int64) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	return t.Config(code), nil
+	return TaskConfig(t, code), nil
 }
 
 func readBounded(path string, max int64) ([]byte, error) {

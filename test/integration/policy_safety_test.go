@@ -17,7 +17,7 @@ import (
 
 	execv1 "github.com/codeexec/codeexec-operator/api/v1alpha1"
 	"github.com/codeexec/codeexec-operator/controllers"
-	"github.com/codeexec/codeexec-operator/internal/runner"
+	"github.com/codeexec/codeexec-operator/internal/result"
 	"github.com/codeexec/codeexec-operator/internal/testutil/wrappers"
 )
 
@@ -120,8 +120,8 @@ func TestDatasourceComesFromThePolicy(t *testing.T) {
 	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: controllers.TaskConfigMapName(ok.Name, ok.UID)}, cm); err != nil {
 		t.Fatal(err)
 	}
-	var task runner.Task
-	if err := json.Unmarshal([]byte(cm.Data[runner.TaskFile]), &task); err != nil {
+	var task result.Task
+	if err := json.Unmarshal([]byte(cm.Data[result.TaskFile]), &task); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(task.AllowedEndpoints, ",") != "10.0.0.5:3306,db.shop.svc:3306" {

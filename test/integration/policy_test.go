@@ -389,3 +389,51 @@ func diffJSON(want, got any) error {
 	}
 	return nil
 }
+
+// TestQuotaOnlyNamespaceIsStrictFIFO: under a ResourceQuota alone (no
+// cap), a younger execution that fits does not pass an older one that
+// waits for quota; each starts in creation order as the quota frees.
+func TestQuotaOnlyNamespaceIsStrictFIFO(t *testing.T) {
+	ns := newNamespace(t, nil)
+	mem := func(s string) corev1.ResourceList {
+		return corev1.ResourceList{corev1.ResourceRequestsMemory: resource.MustParse(s)}
+	}
+	quota := &corev1.ResourceQuota{
+		ObjectMeta: metav1.ObjectMeta{Name: "team-quota", Namespace: ns},
+		Spec:       corev1.ResourceQuotaSpec{Hard: mem("1Gi")},
+	}
+	create(t, quota)
+	// No quota controller runs here: play it.
+	setUsed := func(used string) {
+		t.Helper()
+		quota.Status = corev1.ResourceQuotaStatus{Hard: mem("1Gi"), Used: mem(used)}
+		if err := k8s.Status().Update(context.Background(), quota); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setUsed("768Mi")
+	older := wrappers.MakeCodeExecution("a-older-512", ns).Memory("512Mi").Obj()
+	create(t, older)
+	eventually(t, waitFor, "the older one Queued for quota", func() error {
+		if reason, msg := phase(t, older); reason != execv1.ReasonQueued || !strings.Contains(msg, "ResourceQuota team-quota") {
+			return fmt.Errorf("%s %q", reason, msg)
+		}
+		return nil
+	})
+	// 256Mi fits in what is left, but the older execution is first.
+	younger := wrappers.MakeCodeExecution("b-younger-256", ns).Memory("256Mi").Obj()
+	create(t, younger)
+	eventually(t, waitFor, "the younger one Queued behind the older", func() error {
+		if reason, msg := phase(t, younger); reason != execv1.ReasonQueued || !strings.Contains(msg, "older executions of this namespace start first") {
+			return fmt.Errorf("%s %q", reason, msg)
+		}
+		return nil
+	})
+	if jobExists(younger) {
+		t.Fatal("the younger execution started before the older one")
+	}
+	// Room for both: the older one starts, then the younger one.
+	setUsed("0")
+	waitJob(t, older)
+	waitJob(t, younger)
+}

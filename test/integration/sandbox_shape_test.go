@@ -12,6 +12,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -150,4 +151,25 @@ func TestManagerIdentityCreatesOnlySandboxJobs(t *testing.T) {
 			t.Errorf("the policy constrains an identity other than the manager's: %v", err)
 		}
 	})
+}
+
+// TestManagerRunnerImageMustMatchTheSandboxShapeParam: the manager's
+// --runner-image and the admission policy's runnerImages come from one
+// place: the manager checks the installed parameter at startup, and one
+// that would refuse its Jobs stops it with a clear error.
+func TestManagerRunnerImageMustMatchTheSandboxShapeParam(t *testing.T) {
+	asManager(t) // installs config/admission/sandbox-shape.yaml with its parameter
+	ctx := context.Background()
+	found, err := controllers.VerifySandboxShape(ctx, k8s, controllers.SandboxShapeParam, controllers.DefaultJobOptions().RunnerImage)
+	if err != nil || !found {
+		t.Fatalf("the shipped parameter and the manager's default --runner-image disagree: found=%t err=%v", found, err)
+	}
+	found, err = controllers.VerifySandboxShape(ctx, k8s, controllers.SandboxShapeParam, "registry.example.com/evil:latest")
+	if !found || err == nil || !strings.Contains(err.Error(), "--runner-image registry.example.com/evil:latest is not among") {
+		t.Fatalf("an image the policy refuses: found=%t err=%v, want a refusal naming it", found, err)
+	}
+	found, err = controllers.VerifySandboxShape(ctx, k8s, types.NamespacedName{Namespace: "codeexec-system", Name: "absent"}, "x")
+	if found || err != nil {
+		t.Fatalf("no parameter: found=%t err=%v, want not found and no error", found, err)
+	}
 }

@@ -43,6 +43,7 @@ import (
 
 	execv1 "github.com/codeexec/codeexec-operator/api/v1alpha1"
 	"github.com/codeexec/codeexec-operator/controllers"
+	"github.com/codeexec/codeexec-operator/internal/testutil/suite"
 )
 
 const nodeName = "stand-in-node"
@@ -275,6 +276,7 @@ func (c *callCounter) reset() map[string]int {
 func testBounds() controllers.Bounds {
 	b := controllers.DefaultBounds()
 	b.CreateFailureAfter = 0
+	b.CreateRefused = 0 // ended by the minimum number of attempts
 	return b
 }
 
@@ -351,13 +353,5 @@ func (k *standInKubelet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // eventually polls cond until it returns nil or the timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s: %v", what, err)
+	suite.Eventually(t, 100*time.Millisecond, timeout, what, cond)
 }

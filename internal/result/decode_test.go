@@ -1,4 +1,4 @@
-package controllers
+package result
 
 import (
 	"encoding/json"
@@ -6,20 +6,18 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/codeexec/codeexec-operator/internal/result"
 )
 
 // encodeRun returns the log line and termination message a runner would
 // write for r.
-func encodeRun(r result.ExecutionResult) (line []byte, summary string) {
-	line = result.Encode(r)
-	b, _ := json.Marshal(result.Summarize(r, line))
+func encodeRun(r ExecutionResult) (line []byte, summary string) {
+	line = Encode(r)
+	b, _ := json.Marshal(Summarize(r, line))
 	return line, string(b)
 }
 
 func TestParseSummary(t *testing.T) {
-	okLine, okMsg := encodeRun(result.Success(json.RawMessage(`{"a":1}`)))
+	okLine, okMsg := encodeRun(Success(json.RawMessage(`{"a":1}`)))
 	cases := map[string]struct {
 		msg     string
 		wantErr string
@@ -54,20 +52,20 @@ func TestParseSummary(t *testing.T) {
 }
 
 func TestParseResultLog(t *testing.T) {
-	ok := result.Success(json.RawMessage(`[1,2,3]`))
+	ok := Success(json.RawMessage(`[1,2,3]`))
 	ok.Stdout = "hello\n"
 	okLine, okMsg := encodeRun(ok)
-	big := result.Success(json.RawMessage(`"` + strings.Repeat("x", 2000) + `"`))
+	big := Success(json.RawMessage(`"` + strings.Repeat("x", 2000) + `"`))
 	bigLine, bigMsg := encodeRun(big)
-	liar := result.Failure(result.Timeout, "t")
+	liar := Failure(Timeout, "t")
 	liarLine, _ := encodeRun(liar)
-	_, liarMsg := encodeRun(result.Failure(result.RuntimeError, "t"))
+	_, liarMsg := encodeRun(Failure(RuntimeError, "t"))
 
 	cases := map[string]struct {
 		log     string
 		msg     string
 		max     int64
-		want    *result.ExecutionResult
+		want    *ExecutionResult
 		wantErr string
 	}{
 		"valid, among other lines": {log: "debug line\n" + string(okLine) + "\n", msg: okMsg, max: 1 << 20, want: &ok},
@@ -75,19 +73,19 @@ func TestParseResultLog(t *testing.T) {
 		"garbage":                  {log: "\x00\xffgarbage\n", msg: okMsg, max: 1 << 20, wantErr: "holds no result"},
 		"tampered line":            {log: strings.Replace(string(okLine), "hello", "HELLO", 1), msg: okMsg, max: 1 << 20, wantErr: "holds no result"},
 		"disagrees with summary": {log: string(liarLine), msg: func() string {
-			var s result.Summary
+			var s Summary
 			_ = json.Unmarshal([]byte(liarMsg), &s)
-			s2 := result.Summarize(liar, liarLine)
+			s2 := Summarize(liar, liarLine)
 			s2.Reason = s.Reason
 			b, _ := json.Marshal(s2)
 			return string(b)
 		}(), max: 1 << 20, wantErr: "disagrees"},
-		"result over maxOutputBytes": {log: string(bigLine), msg: bigMsg, max: 100, want: &result.ExecutionResult{
-			Reason: result.OutputLimitExceeded, Message: "the result is 2002 bytes, over maxOutputBytes 100", Truncated: true}},
+		"result over maxOutputBytes": {log: string(bigLine), msg: bigMsg, max: 100, want: &ExecutionResult{
+			Reason: OutputLimitExceeded, Message: "the result is 2002 bytes, over maxOutputBytes 100", Truncated: true}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			var s result.Summary
+			var s Summary
 			if err := json.Unmarshal([]byte(tc.msg), &s); err != nil {
 				t.Fatal(err)
 			}
@@ -109,7 +107,7 @@ func TestParseResultLog(t *testing.T) {
 }
 
 func FuzzParseRunnerOutput(f *testing.F) {
-	line, msg := encodeRun(result.Success(json.RawMessage(`{"k":[1,null,"x"]}`)))
+	line, msg := encodeRun(Success(json.RawMessage(`{"k":[1,null,"x"]}`)))
 	f.Add(msg, string(line))
 	f.Add("", "")
 	f.Add(`{"reason":"Completed","succeeded":true,"size":2,"sha256":"`+strings.Repeat("0", 64)+`"}`, "{}")
@@ -125,7 +123,7 @@ func FuzzParseRunnerOutput(f *testing.F) {
 		if r.Result != nil && !json.Valid(r.Result) {
 			t.Fatalf("accepted an invalid result payload %q", r.Result)
 		}
-		if !result.IsRunnerReason(r.Reason) {
+		if !IsRunnerReason(r.Reason) {
 			t.Fatalf("accepted unknown reason %q", r.Reason)
 		}
 	})

@@ -1,4 +1,4 @@
-package controllers
+package result
 
 import (
 	"bytes"
@@ -7,15 +7,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-
-	"github.com/codeexec/codeexec-operator/internal/result"
 )
 
-// Bounds on what the controller reads from a sandbox Pod, which it treats
-// as hostile.
+// Decoding: the controller reads what the runner encoded (Encode,
+// Summarize) with these, side by side with the encoders, and treats the
+// Pod as hostile: bounded reads, exact matches, strict JSON.
+
+// Bounds on what the controller reads from a sandbox Pod.
 const (
-	// maxTerminationMessage is the kubelet's own cap on the message.
-	maxTerminationMessage = 4096
+	// MaxTerminationMessage is the kubelet's own cap on the message
+	// (MaxSummaryBytes, which every Summary from Summarize fits in).
+	MaxTerminationMessage = MaxSummaryBytes
 	// resultLineSlack is what an ExecutionResult line may hold beyond its
 	// result: the message, the stdout and stderr tails the runner keeps
 	// in a Pod (see RunnerStreamBytes), their JSON escaping.
@@ -25,36 +27,38 @@ const (
 	RunnerStreamBytes = 65536
 )
 
-var hexSHA256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
+// HexSHA256 matches a lower-case hex sha256, as in Summary.SHA256 and the
+// execution's status.result.sha256.
+var HexSHA256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // MaxResultLine is the longest ExecutionResult line accepted for a result
 // capped at maxOutputBytes.
 func MaxResultLine(maxOutputBytes int64) int64 { return maxOutputBytes + resultLineSlack }
 
 // ParseSummary parses and validates the runner's termination message.
-func ParseSummary(msg string, maxOutputBytes int64) (result.Summary, error) {
-	var s result.Summary
+func ParseSummary(msg string, maxOutputBytes int64) (Summary, error) {
+	var s Summary
 	if msg == "" {
 		return s, fmt.Errorf("the runner left no termination message")
 	}
-	if len(msg) > maxTerminationMessage {
-		return s, fmt.Errorf("the termination message is %d bytes, over %d", len(msg), maxTerminationMessage)
+	if len(msg) > MaxTerminationMessage {
+		return s, fmt.Errorf("the termination message is %d bytes, over %d", len(msg), MaxTerminationMessage)
 	}
 	dec := json.NewDecoder(bytes.NewReader([]byte(msg)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
 		return s, fmt.Errorf("the termination message is not a runner summary: %w", err)
 	}
-	if !result.IsRunnerReason(s.Reason) {
-		return s, fmt.Errorf("the termination message has unknown reason %q", result.TruncateUTF8(string(s.Reason), 64))
+	if !IsRunnerReason(s.Reason) {
+		return s, fmt.Errorf("the termination message has unknown reason %q", TruncateUTF8(string(s.Reason), 64))
 	}
-	if s.Succeeded != (s.Reason == result.Completed) {
+	if s.Succeeded != (s.Reason == Completed) {
 		return s, fmt.Errorf("the termination message says succeeded=%t with reason %s", s.Succeeded, s.Reason)
 	}
 	if s.Size <= 0 || s.Size > MaxResultLine(maxOutputBytes) {
 		return s, fmt.Errorf("the runner's result is %d bytes, outside 1..%d", s.Size, MaxResultLine(maxOutputBytes))
 	}
-	if !hexSHA256.MatchString(s.SHA256) {
+	if !HexSHA256.MatchString(s.SHA256) {
 		return s, fmt.Errorf("the termination message has a malformed sha256")
 	}
 	return s, nil
@@ -63,8 +67,8 @@ func ParseSummary(msg string, maxOutputBytes int64) (result.Summary, error) {
 // ParseResultLog finds, in the tail of the runner's log, the line that the
 // summary describes, and decodes it. Anything that does not match exactly
 // is an error: the Pod is not trusted.
-func ParseResultLog(log []byte, s result.Summary, maxOutputBytes int64) (result.ExecutionResult, error) {
-	var r result.ExecutionResult
+func ParseResultLog(log []byte, s Summary, maxOutputBytes int64) (ExecutionResult, error) {
+	var r ExecutionResult
 	var line []byte
 	for _, l := range bytes.Split(log, []byte{'\n'}) {
 		l = bytes.TrimSuffix(l, []byte{'\r'})
@@ -91,8 +95,8 @@ func ParseResultLog(log []byte, s result.Summary, maxOutputBytes int64) (result.
 		return r, fmt.Errorf("the runner's result payload is not valid JSON")
 	}
 	if int64(len(r.Result)) > maxOutputBytes {
-		return result.ExecutionResult{
-			Reason:  result.OutputLimitExceeded,
+		return ExecutionResult{
+			Reason:  OutputLimitExceeded,
 			Message: fmt.Sprintf("the result is %d bytes, over maxOutputBytes %d", len(r.Result), maxOutputBytes),
 			Stdout:  r.Stdout, Stderr: r.Stderr, Truncated: true, DurationMillis: r.DurationMillis,
 		}, nil
