@@ -56,6 +56,8 @@ func main() {
 	flag.IntVar(&workers, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "How many executions are reconciled at once.")
 	flag.BoolVar(&jobOpts.DisableRunnerWallClock, "testing-disable-runner-wall-clock", false, "Testing only: turn the runner's wall clock off so that the Job's activeDeadlineSeconds alone ends a run.")
 	flag.StringVar(&scratch, "scratch-size-limit", jobOpts.ScratchSizeLimit.String(), "The size limit of the sandbox's scratch emptyDir.")
+	flag.Int64Var(&jobOpts.SandboxUIDBase, "sandbox-uid-base", jobOpts.SandboxUIDBase, "First uid of the range Python code runs as (one uid per execution).")
+	flag.Int64Var(&jobOpts.SandboxUIDCount, "sandbox-uid-count", jobOpts.SandboxUIDCount, "Size of the sandbox uid range.")
 	flag.IntVar(&ttl, "job-ttl-seconds-after-finished", 300, "ttlSecondsAfterFinished set on a Job once its result is persisted; negative keeps Jobs until their CodeExecution is deleted.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
