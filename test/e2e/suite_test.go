@@ -141,7 +141,7 @@ func stopManager() {
 
 // newNamespace creates a namespace and waits for its default
 // ServiceAccount, without which Pods cannot be created.
-func newNamespace(t *testing.T, labels map[string]string) string {
+func newNamespace(t testing.TB, labels map[string]string) string {
 	t.Helper()
 	ctx := context.Background()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "e2e-", Labels: labels}}
@@ -159,7 +159,7 @@ func newNamespace(t *testing.T, labels map[string]string) string {
 	return ns.Name
 }
 
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var err error
