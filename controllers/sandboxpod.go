@@ -130,3 +130,22 @@ func SandboxContainerStatus(pod *corev1.Pod) *corev1.ContainerStatus {
 	}
 	return nil
 }
+
+// sandboxOOMKilled reports whether the runtime OOM-killed the sandbox
+// container: the kernel's evidence of memory exhaustion, which the code
+// cannot fake and the judge (another container) cannot see.
+func sandboxOOMKilled(pod *corev1.Pod) bool {
+	cs := SandboxContainerStatus(pod)
+	return cs != nil && cs.State.Terminated != nil && cs.State.Terminated.Reason == "OOMKilled"
+}
+
+func sandboxMemoryLimit(pod *corev1.Pod) string {
+	for _, c := range pod.Spec.Containers {
+		if c.Name == SandboxContainerName {
+			if q, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
+				return q.String()
+			}
+		}
+	}
+	return "unknown"
+}

@@ -98,6 +98,8 @@ func Classify(o Observation, b Bounds) Verdict {
 		switch {
 		case t.Reason == "OOMKilled":
 			return done(execv1.ReasonMemoryLimitExceeded, "the container was OOM-killed at its memory limit of %s", memoryLimit(pod))
+		case sandboxOOMKilled(pod) && summaryReason(t.Message) != string(execv1.ReasonCompleted):
+			return done(execv1.ReasonMemoryLimitExceeded, "the sandbox container was OOM-killed at its memory limit of %s", sandboxMemoryLimit(pod))
 		case t.Message != "" && (!stoppedByDeletion(pod, t) || summaryReason(t.Message) == string(execv1.ReasonCompleted)):
 			return Verdict{ReadResult: true, TerminationMessage: t.Message, PodName: pod.Name, StartTime: start}
 		}
