@@ -61,6 +61,12 @@ envtest: ## Build kube-apiserver, etcd and kubectl from the Go module proxy into
 .PHONY: test
 test: deps manifests generate envtest ## Run all unit, runner and control-plane tests.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test ./... -count=1 -timeout 30m
+	$(MAKE) fuzz-sqlguard
+
+FUZZTIME ?= 60s
+.PHONY: fuzz-sqlguard
+fuzz-sqlguard: ## Fuzz the SQL guard's round trip for FUZZTIME (default 60s; CI runs it from test).
+	go test ./internal/sqlguard/ -run '^$$' -fuzz '^FuzzGuard$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1x -timeout 20m
 
 .PHONY: test-e2e
 test-e2e: deps ## End-to-end tests on a real node: the cluster KUBECONFIG points at, or a local one brought up and down.
@@ -97,19 +103,24 @@ docker-build: ## Build the manager and runner images (needs a Docker engine).
 ##@ Deployment
 
 .PHONY: install
-install: manifests envtest ## Install the CRDs and the admission policy into the cluster KUBECONFIG points at.
+install: manifests envtest ## Install the CRDs, the admission policies and the baseline ExecutionPolicy into the cluster KUBECONFIG points at.
 	$(KUBECTL) apply --server-side -f config/crd/bases
+	$(KUBECTL) wait --for=condition=established --timeout=60s crd/executionpolicies.execution.codeexec.io
 	$(KUBECTL) apply --server-side -f config/admission/execution-policy.yaml
+	$(KUBECTL) apply --server-side -f config/samples/baseline-executionpolicy.yaml
 
 .PHONY: uninstall
 uninstall: manifests envtest ## Remove the CRDs and the admission policy.
+	$(KUBECTL) delete --ignore-not-found -f config/samples/baseline-executionpolicy.yaml
 	$(KUBECTL) delete --ignore-not-found -f config/admission/execution-policy.yaml
 	$(KUBECTL) delete --ignore-not-found -f config/crd/bases
 
 .PHONY: deploy
 deploy: manifests envtest ## Deploy the CRDs, the admission policy and the manager (config/default) into the cluster KUBECONFIG points at.
 	$(KUBECTL) apply --server-side -f config/admission/execution-policy.yaml
+	$(KUBECTL) apply --server-side -f config/samples/baseline-executionpolicy.yaml
 	$(KUBECTL) apply --server-side -k config/default
+	$(KUBECTL) apply --server-side -f config/admission/sandbox-shape.yaml
 
 .PHONY: undeploy
 undeploy: envtest ## Remove the manager.

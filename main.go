@@ -6,17 +6,14 @@ import (
 	"flag"
 	"os"
 
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -42,6 +39,7 @@ func main() {
 	var (
 		metricsAddr, probeAddr, scratch, pullPolicy string
 		enableLeaderElection, secureMetrics         bool
+		allowUnselected                             bool
 		ttl, grace, workers                         int
 	)
 	jobOpts := controllers.DefaultJobOptions()
@@ -58,7 +56,8 @@ func main() {
 	flag.StringVar(&scratch, "scratch-size-limit", jobOpts.ScratchSizeLimit.String(), "The size limit of the sandbox's scratch emptyDir.")
 	flag.Int64Var(&jobOpts.SandboxUIDBase, "sandbox-uid-base", jobOpts.SandboxUIDBase, "First uid of the range Python code runs as (one uid per execution).")
 	flag.Int64Var(&jobOpts.SandboxUIDCount, "sandbox-uid-count", jobOpts.SandboxUIDCount, "Size of the sandbox uid range.")
-	flag.IntVar(&ttl, "job-ttl-seconds-after-finished", 300, "ttlSecondsAfterFinished set on a Job once its result is persisted; negative keeps Jobs until their CodeExecution is deleted.")
+	flag.IntVar(&ttl, "job-ttl-seconds-after-finished", 300, "Deprecated and ignored: the controller deletes an execution's Job and Pod as soon as the execution ends.")
+	flag.BoolVar(&allowUnselected, "allow-unselected-namespaces", false, "Let a namespace that no ExecutionPolicy selects run executions under the built-in defaults. Off: such a namespace runs nothing.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -73,9 +72,6 @@ func main() {
 	jobOpts.ImagePullPolicy = corev1.PullPolicy(pullPolicy)
 	jobOpts.DeadlineGraceSeconds = int32(grace)
 
-	// Cache only what the controller owns: sandbox Jobs, Pods and
-	// ConfigMaps carry the managed-by label.
-	owned := labels.SelectorFromSet(labels.Set{execv1.LabelManagedBy: execv1.ManagedByValue})
 	cfg := ctrl.GetConfigOrDie()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme: scheme,
@@ -87,11 +83,10 @@ func main() {
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         enableLeaderElection,
 		LeaderElectionID:       "codeexec-operator.execution.codeexec.io",
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&batchv1.Job{}:      {Label: owned},
-			&corev1.Pod{}:       {Label: owned},
-			&corev1.ConfigMap{}: {Label: owned},
-		}},
+		// ExecutionPolicies are read as unstructured data (one that does
+		// not decode must not fail the others): serve them from the cache.
+		Client: client.Options{Cache: &client.CacheOptions{Unstructured: true}},
+		Cache:  controllers.CacheOptions(),
 	})
 	if err != nil {
 		setupLog.Error(err, "Unable to create the manager")
@@ -112,14 +107,18 @@ func main() {
 		Bounds:    controllers.DefaultBounds(),
 		APIReader: mgr.GetAPIReader(),
 
-		MaxConcurrentReconciles: workers,
+		MaxConcurrentReconciles:   workers,
+		AllowUnselectedNamespaces: allowUnselected,
 	}
-	if ttl >= 0 {
-		t := int32(ttl)
-		r.JobTTLSecondsAfterFinished = &t
+	if ttl != 300 {
+		setupLog.Info("--job-ttl-seconds-after-finished is ignored: the controller deletes an execution's Job as soon as the execution ends")
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Unable to create the controller", "controller", "CodeExecution")
+		os.Exit(1)
+	}
+	if err := (&controllers.ExecutionPolicyReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("executionpolicy-controller")}).SetupWithManager(mgr); err != nil {
+		setupLog.Error(err, "Unable to create the controller", "controller", "ExecutionPolicy")
 		os.Exit(1)
 	}
 	// +kubebuilder:scaffold:builder

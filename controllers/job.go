@@ -68,6 +68,9 @@ const LabelKueueQueueName = "kueue.x-k8s.io/queue-name"
 type SQLPermissions struct {
 	SystemSchemas bool
 	Show          bool
+	// Endpoints are the host:port addresses the policy declares for the
+	// datasource; the runner refuses a DSN naming any other.
+	Endpoints []string
 }
 
 // DefaultJobOptions returns the defaults of the manager's flags.
@@ -120,6 +123,7 @@ func BuildTask(ce *execv1.CodeExecution, l execv1.ExecutionLimits, sql SQLPermis
 	}
 	if ce.Spec.Language == execv1.LanguageSQL {
 		t.AllowSystemSchemas, t.AllowShow = sql.SystemSchemas, sql.Show
+		t.AllowedEndpoints = sql.Endpoints
 	}
 	return t
 }

@@ -3,9 +3,7 @@ package controllers
 import (
 	"fmt"
 	"net"
-	"strconv"
 
-	"github.com/go-sql-driver/mysql"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,46 +11,49 @@ import (
 	"k8s.io/utils/ptr"
 
 	execv1 "github.com/codeexec/codeexec-operator/api/v1alpha1"
+	"github.com/codeexec/codeexec-operator/internal/endpoint"
 )
 
-// Endpoint is where a SQL execution may connect: the datasource's
-// addresses and port, and whether it needs DNS to find them.
+// Endpoint is one place a SQL execution may connect: a declared endpoint
+// of its datasource and the addresses it stands for.
 type Endpoint struct {
+	// IPs are the endpoint's address, or the addresses its name resolved
+	// to when the execution started (none when it did not resolve).
 	IPs  []net.IP
 	Port int32
-	// NeedsDNS is true when the datasource is named by host.
+	// NeedsDNS is true when the endpoint is named by host.
 	NeedsDNS bool
-}
-
-// ParseDatasource reads the host and port of a go-sql-driver/mysql DSN.
-// The DSN never appears in the error.
-func ParseDatasource(dsn string) (host string, port int32, err error) {
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		return "", 0, fmt.Errorf("the DSN is not in go-sql-driver/mysql form (user:password@tcp(host:port)/db)")
-	}
-	if cfg.Net != "tcp" && cfg.Net != "tcp4" && cfg.Net != "tcp6" {
-		return "", 0, fmt.Errorf("the DSN's network is %q; a sandbox can only reach a database over tcp", cfg.Net)
-	}
-	h, p, err := net.SplitHostPort(cfg.Addr)
-	if err != nil {
-		return "", 0, fmt.Errorf("the DSN's address has no port")
-	}
-	n, err := strconv.Atoi(p)
-	if err != nil || n < 1 || n > 65535 {
-		return "", 0, fmt.Errorf("the DSN's port is not a number from 1 to 65535")
-	}
-	return h, int32(n), nil
 }
 
 // NetworkPolicyName is the name of the NetworkPolicy of an execution.
 func NetworkPolicyName(ce *execv1.CodeExecution) string { return childName(ce.Name, ce.UID, "net") }
 
+// DeclaredEndpoints turns the host:port endpoints an ExecutionPolicy
+// declares for a datasource into Endpoints, resolving names with lookup.
+// Declared endpoints that do not parse are dropped (policies are
+// validated before they are merged). It reads no Secret.
+func DeclaredEndpoints(declared []string, lookup func(host string) ([]net.IP, error)) []Endpoint {
+	var out []Endpoint
+	for _, d := range declared {
+		p, err := endpoint.Parse(d)
+		if err != nil {
+			continue
+		}
+		if p.IsIP() {
+			out = append(out, Endpoint{IPs: []net.IP{net.IP(p.IP.AsSlice())}, Port: p.Port})
+			continue
+		}
+		ips, _ := lookup(p.Host)
+		out = append(out, Endpoint{IPs: ips, Port: p.Port, NeedsDNS: true})
+	}
+	return out
+}
+
 // BuildNetworkPolicy returns the NetworkPolicy that isolates ce's Pod: no
-// ingress; no egress for Python and JSX; for SQL, egress to the
-// datasource's addresses and port only, and DNS only when the datasource
-// is named by host. It is a pure function.
-func BuildNetworkPolicy(ce *execv1.CodeExecution, ep *Endpoint) *networkingv1.NetworkPolicy {
+// ingress; no egress for Python and JSX; for SQL, egress to the declared
+// endpoints of its datasource only (each address on its port), and DNS
+// only when one of them is named by host. It is a pure function.
+func BuildNetworkPolicy(ce *execv1.CodeExecution, eps []Endpoint) *networkingv1.NetworkPolicy {
 	np := &networkingv1.NetworkPolicy{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      NetworkPolicyName(ce),
@@ -69,10 +70,15 @@ func BuildNetworkPolicy(ce *execv1.CodeExecution, ep *Endpoint) *networkingv1.Ne
 			Egress:      []networkingv1.NetworkPolicyEgressRule{},
 		},
 	}
-	if ce.Spec.Language != execv1.LanguageSQL || ep == nil {
+	if ce.Spec.Language != execv1.LanguageSQL {
 		return np
 	}
-	if len(ep.IPs) > 0 {
+	dns := false
+	for _, ep := range eps {
+		dns = dns || ep.NeedsDNS
+		if len(ep.IPs) == 0 {
+			continue
+		}
 		rule := networkingv1.NetworkPolicyEgressRule{
 			Ports: []networkingv1.NetworkPolicyPort{{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(intstr.FromInt32(ep.Port))}},
 		}
@@ -85,7 +91,7 @@ func BuildNetworkPolicy(ce *execv1.CodeExecution, ep *Endpoint) *networkingv1.Ne
 		}
 		np.Spec.Egress = append(np.Spec.Egress, rule)
 	}
-	if ep.NeedsDNS {
+	if dns {
 		np.Spec.Egress = append(np.Spec.Egress, networkingv1.NetworkPolicyEgressRule{
 			To: []networkingv1.NetworkPolicyPeer{{
 				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kube-system"}},

@@ -60,8 +60,14 @@ func ResultStatus(ce *execv1.CodeExecution, payload []byte, truncated bool) (*ex
 const maxStoredResult = 8 << 20
 
 // DecodeStoredResult returns the result held by a result ConfigMap that
-// ResultStatus built, checking it against the sha256 it was stored with.
-func DecodeStoredResult(cm *corev1.ConfigMap) ([]byte, error) {
+// ResultStatus built, checked against want, the execution's
+// status.result: its sha256 and size. Nothing stored beside the data (the
+// ConfigMap's annotation) is trusted: anyone who may create ConfigMaps in
+// the namespace can write that too.
+func DecodeStoredResult(cm *corev1.ConfigMap, want *execv1.ExecutionResult) ([]byte, error) {
+	if want == nil || !hexSHA256.MatchString(want.SHA256) {
+		return nil, fmt.Errorf("ConfigMap %s: the execution's status.result has no sha256 to check the result against", cm.Name)
+	}
 	zr, err := gzip.NewReader(bytes.NewReader(cm.BinaryData[execv1.ResultConfigMapKey]))
 	if err != nil {
 		return nil, fmt.Errorf("ConfigMap %s: %s is not gzip: %w", cm.Name, execv1.ResultConfigMapKey, err)
@@ -74,8 +80,8 @@ func DecodeStoredResult(cm *corev1.ConfigMap) ([]byte, error) {
 		return nil, fmt.Errorf("ConfigMap %s: the result inflates past %d bytes", cm.Name, maxStoredResult)
 	}
 	sum := sha256.Sum256(b)
-	if want := cm.Annotations[execv1.AnnotationResultSHA256]; want != hex.EncodeToString(sum[:]) {
-		return nil, fmt.Errorf("ConfigMap %s: the result does not match its sha256", cm.Name)
+	if hex.EncodeToString(sum[:]) != want.SHA256 || int64(len(b)) != want.SizeBytes {
+		return nil, fmt.Errorf("ConfigMap %s: the result does not match the sha256 and size in the execution's status", cm.Name)
 	}
 	return b, nil
 }

@@ -14,7 +14,7 @@ func TestResultStatusAndDecode(t *testing.T) {
 		payload    []byte
 		wantInline bool
 	}{
-		"small stays inline": {payload: []byte(`{"a":1}`), wantInline: true},
+		"small stays inline":        {payload: []byte(`{"a":1}`), wantInline: true},
 		"large goes to a ConfigMap": {payload: []byte(`"` + strings.Repeat("x", 100000) + `"`)},
 	}
 	for name, tc := range cases {
@@ -35,13 +35,22 @@ func TestResultStatusAndDecode(t *testing.T) {
 			if st.Inline != "" || cm == nil || cm.Name != st.ConfigMapName {
 				t.Fatalf("want a ConfigMap, got %+v", st)
 			}
-			got, err := DecodeStoredResult(cm)
+			got, err := DecodeStoredResult(cm, st)
 			if err != nil || !bytes.Equal(got, tc.payload) {
 				t.Fatalf("DecodeStoredResult = %d bytes, %v", len(got), err)
 			}
-			cm.Annotations["execution.codeexec.io/result-sha256"] = strings.Repeat("0", 64)
-			if _, err := DecodeStoredResult(cm); err == nil || !strings.Contains(err.Error(), "sha256") {
-				t.Errorf("a tampered ConfigMap was accepted: %v", err)
+			// A neighbour's forgery: other data, with the annotation
+			// recomputed to match it. Only the status' sha256 counts.
+			forged := []byte(`"` + strings.Repeat("y", 100000) + `"`)
+			_, fcm, err := ResultStatus(ce, forged, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := DecodeStoredResult(fcm, st); err == nil || !strings.Contains(err.Error(), "sha256") {
+				t.Errorf("a forged ConfigMap with a matching annotation was accepted: %v", err)
+			}
+			if _, err := DecodeStoredResult(cm, nil); err == nil {
+				t.Error("a result was decoded without the status to check it against")
 			}
 		})
 	}

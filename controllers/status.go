@@ -14,30 +14,44 @@ import (
 	"github.com/codeexec/codeexec-operator/internal/result"
 )
 
-// Bounds are the time limits after which a Pod that makes no progress is
-// declared failed instead of waiting forever.
+// Bounds are the time limits after which an execution that makes no
+// progress is ended instead of waiting forever.
 type Bounds struct {
 	// Unschedulable is how long a Pod may stay unschedulable.
 	Unschedulable time.Duration
 	// ContainerCreating is how long a Pod may stay without a running or
-	// terminated container (volumes that cannot mount, a slow pull).
+	// terminated container (volumes that cannot mount, a slow pull), and
+	// how long a Job may go without creating its Pod (a ResourceQuota, Pod
+	// Security, a webhook refusing it).
 	ContainerCreating time.Duration
 	// PodVanished is how long a Job that had a Pod may show none.
 	PodVanished time.Duration
+	// LogUnavailable is how long, counted from the runner container's
+	// finishedAt, errors reading its log through pods/log are retried;
+	// after it the execution ends from the termination summary alone.
+	LogUnavailable time.Duration
+	// CreateFailureAfter is how long a Job may go without a Pod before the
+	// Job controller's events are read for the reason.
+	CreateFailureAfter time.Duration
 }
 
 // DefaultBounds returns the manager's default bounds.
 func DefaultBounds() Bounds {
-	return Bounds{Unschedulable: 2 * time.Minute, ContainerCreating: 3 * time.Minute, PodVanished: 30 * time.Second}
+	return Bounds{Unschedulable: 2 * time.Minute, ContainerCreating: 3 * time.Minute, PodVanished: 30 * time.Second,
+		LogUnavailable: 2 * time.Minute, CreateFailureAfter: 10 * time.Second}
 }
 
 // Observation is what the reconciler saw of an execution's Job and Pods.
 type Observation struct {
-	Job  *batchv1.Job
+	Job *batchv1.Job
+	// Pods are the Pods the Job controls; no other Pod is ever passed.
 	Pods []corev1.Pod
 	Now  time.Time
 	// Started is when the runner was last seen starting (status.startTime).
 	Started *metav1.Time
+	// CreateFailure is the Job controller's latest reason for not creating
+	// the Job's Pod (its FailedCreate event), when it has one.
+	CreateFailure string
 }
 
 // Verdict is what an Observation means for the execution.
@@ -54,6 +68,8 @@ type Verdict struct {
 	ReadResult         bool
 	TerminationMessage string
 	PodName            string
+	// FinishedAt is when the runner container ended, with ReadResult.
+	FinishedAt time.Time
 	// StartTime is when the runner container started, when known.
 	StartTime *metav1.Time
 	// RequeueAfter asks to look again after a bound may have passed.
@@ -67,73 +83,128 @@ var fatalWaiting = map[string]bool{
 	"CrashLoopBackOff": true, "PreCreateHookError": true, "PreStartHookError": true,
 }
 
+// seen is one Observation with what every case of Classify needs.
+type seen struct {
+	Observation
+	b       Bounds
+	pod     *corev1.Pod
+	cs      *corev1.ContainerStatus
+	start   *metav1.Time
+	failure *batchv1.JobCondition
+}
+
+func (s *seen) done(reason, format string, args ...any) Verdict {
+	return Verdict{Done: true, Reason: reason, Message: fmt.Sprintf(format, args...), StartTime: s.start}
+}
+
+func (s *seen) wait(reason, message string, after time.Duration) Verdict {
+	return Verdict{Reason: reason, Message: message, StartTime: s.start, RequeueAfter: after}
+}
+
 // Classify maps the state of the Job and its Pods to a Verdict. It is a
 // pure function and tolerates any combination of missing or odd fields.
+// The cases are tried in order; the first that applies decides.
 func Classify(o Observation, b Bounds) Verdict {
-	pod := newestPod(o.Pods)
-	var cs *corev1.ContainerStatus
-	var start *metav1.Time
-	if pod != nil {
-		cs = runnerStatus(pod)
-		if cs != nil && cs.State.Running != nil {
-			start = ptrTime(cs.State.Running.StartedAt)
+	s := &seen{Observation: o, b: b, pod: newestPod(o.Pods), failure: jobFailure(o.Job)}
+	if s.pod != nil {
+		s.cs = runnerStatus(s.pod)
+		if s.cs != nil && s.cs.State.Running != nil {
+			s.start = ptrTime(s.cs.State.Running.StartedAt)
 		}
-		if cs != nil && cs.State.Terminated != nil && !cs.State.Terminated.StartedAt.IsZero() {
-			start = ptrTime(cs.State.Terminated.StartedAt)
+		if s.cs != nil && s.cs.State.Terminated != nil && !s.cs.State.Terminated.StartedAt.IsZero() {
+			s.start = ptrTime(s.cs.State.Terminated.StartedAt)
 		}
 	}
-	if start == nil {
-		start = o.Started
+	if s.start == nil {
+		s.start = o.Started
 	}
-	done := func(reason, format string, args ...any) Verdict {
-		return Verdict{Done: true, Reason: reason, Message: fmt.Sprintf(format, args...), StartTime: start}
+	for _, c := range []func(*seen) (Verdict, bool){
+		runnerReported, jobDeadline, noPod, podEndedWithoutReport, jobFailed, cannotStart, unschedulable, running,
+	} {
+		if v, ok := c(s); ok {
+			return v
+		}
 	}
+	return podStarting(s)
+}
 
-	// The runner finished: its own report comes first, except that an OOM
-	// kill by the kernel is the truth about memory, and that a runner
-	// stopped by the deletion of its Pod (by a user, an eviction, or the Job
-	// controller past the deadline) reports only that it was stopped.
-	if cs != nil && cs.State.Terminated != nil {
-		t := cs.State.Terminated
-		switch {
-		case t.Reason == "OOMKilled":
-			return done(execv1.ReasonMemoryLimitExceeded, "the container was OOM-killed at its memory limit of %s", memoryLimit(pod))
-		case sandboxOOMKilled(pod) && summaryReason(t.Message) != string(execv1.ReasonCompleted):
-			return done(execv1.ReasonMemoryLimitExceeded, "the sandbox container was OOM-killed at its memory limit of %s", sandboxMemoryLimit(pod))
-		case t.Message != "" && (!stoppedByDeletion(pod, t) || summaryReason(t.Message) == string(execv1.ReasonCompleted)):
-			return Verdict{ReadResult: true, TerminationMessage: t.Message, PodName: pod.Name, StartTime: start}
-		}
+// runnerReported: the runner finished. Its own report comes first, except
+// that an OOM kill by the kernel is the truth about memory, and that a
+// runner stopped by the deletion of its Pod (by a user, an eviction, or the
+// Job controller past the deadline) reports only that it was stopped.
+func runnerReported(s *seen) (Verdict, bool) {
+	if s.cs == nil || s.cs.State.Terminated == nil {
+		return Verdict{}, false
 	}
-	failure := jobFailure(o.Job)
-	if failure != nil && failure.Reason == batchv1.JobReasonDeadlineExceeded {
-		if start == nil {
-			return done(execv1.ReasonPodFailed, "the Pod did not start before the Job's deadline of %ds%s", ptr.Deref(o.Job.Spec.ActiveDeadlineSeconds, 0), waitingNote(cs))
-		}
-		return done(execv1.ReasonTimeout, "the Job's activeDeadlineSeconds (%ds) ended the execution", ptr.Deref(o.Job.Spec.ActiveDeadlineSeconds, 0))
+	t := s.cs.State.Terminated
+	switch {
+	case t.Reason == "OOMKilled":
+		return s.done(execv1.ReasonMemoryLimitExceeded, "the container was OOM-killed at its memory limit of %s", memoryLimit(s.pod)), true
+	case sandboxOOMKilled(s.pod) && summaryReason(t.Message) != string(execv1.ReasonCompleted):
+		return s.done(execv1.ReasonMemoryLimitExceeded, "the sandbox container was OOM-killed at its memory limit of %s", sandboxMemoryLimit(s.pod)), true
+	case t.Message != "" && (!stoppedByDeletion(s.pod, t) || summaryReason(t.Message) == string(execv1.ReasonCompleted)):
+		return Verdict{ReadResult: true, TerminationMessage: t.Message, PodName: s.pod.Name, FinishedAt: t.FinishedAt.Time, StartTime: s.start}, true
 	}
-	if pod == nil {
-		if failure != nil {
-			return done(execv1.ReasonPodFailed, "the Job failed (%s): %s", failure.Reason, failure.Message)
-		}
-		if o.Job == nil {
-			return Verdict{Reason: execv1.ReasonPending, Message: "waiting for the Job"}
-		}
-		if ptr.Deref(o.Job.Spec.Suspend, false) {
-			return Verdict{Reason: execv1.ReasonQueued, Message: fmt.Sprintf("waiting for Kueue to admit Job %s (queue %s)", o.Job.Name, o.Job.Labels[LabelKueueQueueName])}
-		}
-		if jobHadPod(o.Job) {
-			gone := o.Now.Sub(lastJobChange(o.Job))
-			if gone >= b.PodVanished || jobFinished(o.Job) {
-				return done(execv1.ReasonPodFailed, "the Job's Pod vanished before the runner reported")
-			}
-			return Verdict{Reason: execv1.ReasonRunning, Message: "looking for the Job's Pod", RequeueAfter: b.PodVanished - gone}
-		}
-		return Verdict{Reason: execv1.ReasonPending, Message: "waiting for Job " + o.Job.Name + " to create its Pod"}
-	}
+	return Verdict{}, false
+}
 
-	// The Pod ended, or is going, without a report from the runner. The Job
-	// controller may be about to say why (it deletes the Pods of a Job past
-	// its deadline before it marks the Job failed): give it PodVanished to.
+// jobDeadline: the Job's activeDeadlineSeconds passed.
+func jobDeadline(s *seen) (Verdict, bool) {
+	if s.failure == nil || s.failure.Reason != batchv1.JobReasonDeadlineExceeded {
+		return Verdict{}, false
+	}
+	deadline := ptr.Deref(s.Job.Spec.ActiveDeadlineSeconds, 0)
+	if s.start == nil {
+		return s.done(execv1.ReasonPodFailed, "the Pod did not start before the Job's deadline of %ds%s", deadline, waitingNote(s.cs)), true
+	}
+	return s.done(execv1.ReasonTimeout, "the Job's activeDeadlineSeconds (%ds) ended the execution", deadline), true
+}
+
+// noPod: the Job controls no Pod. Whether it ever had one comes from the
+// Job's own counters, never from status.startTime, which the Job
+// controller sets before it creates any Pod.
+func noPod(s *seen) (Verdict, bool) {
+	if s.pod != nil {
+		return Verdict{}, false
+	}
+	job := s.Job
+	switch {
+	case s.failure != nil:
+		return s.done(execv1.ReasonPodFailed, "the Job failed (%s): %s", s.failure.Reason, s.failure.Message), true
+	case job == nil:
+		return s.wait(execv1.ReasonPending, "waiting for the Job", 0), true
+	case ptr.Deref(job.Spec.Suspend, false):
+		return s.wait(execv1.ReasonQueued, fmt.Sprintf("waiting for Kueue to admit Job %s (queue %s)", job.Name, job.Labels[LabelKueueQueueName]), 0), true
+	case jobHadPod(job):
+		gone := s.Now.Sub(lastJobChange(job))
+		if gone >= s.b.PodVanished || jobFinished(job) {
+			return s.done(execv1.ReasonPodFailed, "the Job's Pod vanished before the runner reported"), true
+		}
+		return s.wait(execv1.ReasonRunning, "looking for the Job's Pod", s.b.PodVanished-gone), true
+	}
+	waited := s.Now.Sub(job.CreationTimestamp.Time)
+	if waited >= s.b.ContainerCreating {
+		if s.CreateFailure != "" {
+			return s.done(execv1.ReasonPodFailed, "Job %s could not create its Pod within %s: %s", job.Name, s.b.ContainerCreating, s.CreateFailure), true
+		}
+		return s.done(execv1.ReasonPodFailed, "Job %s created no Pod within %s", job.Name, s.b.ContainerCreating), true
+	}
+	if s.CreateFailure != "" {
+		return s.wait(execv1.ReasonPending, fmt.Sprintf("Job %s cannot create its Pod: %s", job.Name, s.CreateFailure), min(s.b.ContainerCreating-waited, createFailureRecheck)), true
+	}
+	return s.wait(execv1.ReasonPending, "waiting for Job "+job.Name+" to create its Pod", min(s.b.ContainerCreating-waited, createFailureRecheck)), true
+}
+
+// createFailureRecheck is how often a Job without a Pod is looked at again
+// for the Job controller's reason.
+const createFailureRecheck = 15 * time.Second
+
+// podEndedWithoutReport: the Pod ended, or is going, without a report from
+// the runner. The Job controller may be about to say why (it deletes the
+// Pods of a Job past its deadline before it marks the Job failed): give it
+// PodVanished to.
+func podEndedWithoutReport(s *seen) (Verdict, bool) {
+	pod, cs := s.pod, s.cs
 	var ended string
 	var endedAt time.Time
 	switch {
@@ -152,35 +223,61 @@ func Classify(o Observation, b Bounds) Verdict {
 		}
 	case pod.DeletionTimestamp != nil:
 		ended, endedAt = "the Pod was deleted before the runner reported", pod.DeletionTimestamp.Time
+	default:
+		return Verdict{}, false
 	}
-	if ended != "" {
-		if failure != nil || jobFinished(o.Job) || o.Now.Sub(endedAt) >= b.PodVanished {
-			return done(execv1.ReasonPodFailed, "%s", ended)
-		}
-		return Verdict{Reason: execv1.ReasonRunning, Message: ended + "; waiting for the Job's verdict", StartTime: start,
-			RequeueAfter: b.PodVanished - o.Now.Sub(endedAt)}
+	if s.failure != nil || jobFinished(s.Job) || s.Now.Sub(endedAt) >= s.b.PodVanished {
+		return s.done(execv1.ReasonPodFailed, "%s", ended), true
 	}
-	if failure != nil {
-		return done(execv1.ReasonPodFailed, "the Job failed (%s): %s", failure.Reason, failure.Message)
+	return s.wait(execv1.ReasonRunning, ended+"; waiting for the Job's verdict", s.b.PodVanished-s.Now.Sub(endedAt)), true
+}
+
+// jobFailed: the Job failed for a reason of its own.
+func jobFailed(s *seen) (Verdict, bool) {
+	if s.failure == nil {
+		return Verdict{}, false
 	}
-	if cs != nil && cs.State.Waiting != nil && fatalWaiting[cs.State.Waiting.Reason] {
-		return done(execv1.ReasonPodFailed, "the runner container cannot start: %s: %s", cs.State.Waiting.Reason, cs.State.Waiting.Message)
+	return s.done(execv1.ReasonPodFailed, "the Job failed (%s): %s", s.failure.Reason, s.failure.Message), true
+}
+
+// cannotStart: the runner container waits for something that will not
+// come by itself.
+func cannotStart(s *seen) (Verdict, bool) {
+	if s.cs == nil || s.cs.State.Waiting == nil || !fatalWaiting[s.cs.State.Waiting.Reason] {
+		return Verdict{}, false
 	}
-	if c := podCondition(pod, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
-		waited := o.Now.Sub(c.LastTransitionTime.Time)
-		if waited >= b.Unschedulable {
-			return done(execv1.ReasonPodFailed, "the Pod was unschedulable for %s: %s", b.Unschedulable, c.Message)
-		}
-		return Verdict{Reason: execv1.ReasonPending, Message: "the Pod is unschedulable: " + c.Message, RequeueAfter: b.Unschedulable - waited}
+	return s.done(execv1.ReasonPodFailed, "the runner container cannot start: %s: %s", s.cs.State.Waiting.Reason, s.cs.State.Waiting.Message), true
+}
+
+// unschedulable: no node takes the Pod, for at most Bounds.Unschedulable.
+func unschedulable(s *seen) (Verdict, bool) {
+	c := podCondition(s.pod, corev1.PodScheduled)
+	if c == nil || c.Status != corev1.ConditionFalse || c.Reason != corev1.PodReasonUnschedulable {
+		return Verdict{}, false
 	}
-	if start != nil {
-		return Verdict{Reason: execv1.ReasonRunning, Message: "the runner is running in Pod " + pod.Name, StartTime: start}
+	waited := s.Now.Sub(c.LastTransitionTime.Time)
+	if waited >= s.b.Unschedulable {
+		return s.done(execv1.ReasonPodFailed, "the Pod was unschedulable for %s: %s", s.b.Unschedulable, c.Message), true
 	}
-	waited := o.Now.Sub(pod.CreationTimestamp.Time)
-	if waited >= b.ContainerCreating {
-		return done(execv1.ReasonPodFailed, "the Pod did not start within %s%s", b.ContainerCreating, waitingNote(cs))
+	return s.wait(execv1.ReasonPending, "the Pod is unschedulable: "+c.Message, s.b.Unschedulable-waited), true
+}
+
+// running: the runner container started.
+func running(s *seen) (Verdict, bool) {
+	if s.start == nil {
+		return Verdict{}, false
 	}
-	return Verdict{Reason: execv1.ReasonPending, Message: "the Pod is starting" + waitingNote(cs), RequeueAfter: b.ContainerCreating - waited}
+	return s.wait(execv1.ReasonRunning, "the runner is running in Pod "+s.pod.Name, 0), true
+}
+
+// podStarting: the Pod exists and its runner has not started yet, for at
+// most Bounds.ContainerCreating.
+func podStarting(s *seen) Verdict {
+	waited := s.Now.Sub(s.pod.CreationTimestamp.Time)
+	if waited >= s.b.ContainerCreating {
+		return s.done(execv1.ReasonPodFailed, "the Pod did not start within %s%s", s.b.ContainerCreating, waitingNote(s.cs))
+	}
+	return s.wait(execv1.ReasonPending, "the Pod is starting"+waitingNote(s.cs), s.b.ContainerCreating-waited)
 }
 
 // stoppedByDeletion reports whether the Pod's deletion was requested before
@@ -193,7 +290,9 @@ func stoppedByDeletion(pod *corev1.Pod, t *corev1.ContainerStateTerminated) bool
 	if pod.DeletionGracePeriodSeconds != nil {
 		requested = requested.Add(-time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second)
 	}
-	return !t.FinishedAt.Time.Before(requested)
+	// Both times have one-second precision: a runner that ended within a
+	// second of the request may have been stopped by it.
+	return !t.FinishedAt.Time.Before(requested.Add(-time.Second))
 }
 
 // summaryReason reads the reason of a runner summary, "" if there is none.
@@ -281,15 +380,17 @@ func jobFinished(job *batchv1.Job) bool {
 	return jobCondition(job, batchv1.JobComplete) != nil || jobCondition(job, batchv1.JobFailed) != nil
 }
 
+// jobHadPod reports, from the Job's counters, whether it ever had a Pod.
 func jobHadPod(job *batchv1.Job) bool {
-	return job.Status.Active > 0 || job.Status.Failed > 0 || job.Status.Succeeded > 0 || job.Status.StartTime != nil
+	st := job.Status
+	return st.Active > 0 || st.Failed > 0 || st.Succeeded > 0 || ptr.Deref(st.Terminating, 0) > 0 || ptr.Deref(st.Ready, 0) > 0 ||
+		(st.UncountedTerminatedPods != nil && len(st.UncountedTerminatedPods.Succeeded)+len(st.UncountedTerminatedPods.Failed) > 0)
 }
 
+// lastJobChange is the last time the Job's own record moved: its creation
+// or a condition.
 func lastJobChange(job *batchv1.Job) time.Time {
 	t := job.CreationTimestamp.Time
-	if job.Status.StartTime != nil && job.Status.StartTime.After(t) {
-		t = job.Status.StartTime.Time
-	}
 	for _, c := range job.Status.Conditions {
 		if c.LastTransitionTime.After(t) {
 			t = c.LastTransitionTime.Time

@@ -77,7 +77,7 @@ func deletedWhileRunning(summary string, finishedAfterDelete bool) []corev1.Pod 
 		}
 		runnerState(corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
 			ExitCode: 1, Message: summary, StartedAt: started, FinishedAt: metav1.NewTime(finished)}})(p)
-		p.DeletionTimestamp = ptr.To(metav1.NewTime(t0.Add(6 * time.Second)))
+		p.DeletionTimestamp = ptr.To(metav1.NewTime(t0.Add(7 * time.Second)))
 		p.DeletionGracePeriodSeconds = ptr.To(int64(2))
 	})
 }
@@ -90,7 +90,31 @@ func TestClassify(t *testing.T) {
 	}{
 		"job without pod yet": {
 			obs:  Observation{Job: testJob(), Now: t0.Add(time.Second)},
-			want: Verdict{Reason: execv1.ReasonPending, Message: "waiting for Job j to create its Pod"},
+			want: Verdict{Reason: execv1.ReasonPending, Message: "waiting for Job j to create its Pod", RequeueAfter: createFailureRecheck},
+		},
+		"job started by the job controller but no pod yet: not vanished": {
+			obs: Observation{Job: func() *batchv1.Job {
+				j := testJob()
+				j.Status.StartTime = ptr.To(metav1.NewTime(t0))
+				return j
+			}(), Now: t0.Add(time.Minute)},
+			want: Verdict{Reason: execv1.ReasonPending, Message: "waiting for Job j to create its Pod", RequeueAfter: createFailureRecheck},
+		},
+		"job cannot create its pod: the job controller's reason shows": {
+			obs:  Observation{Job: testJob(), Now: t0.Add(time.Minute), CreateFailure: `pods "x" is forbidden: exceeded quota: q`},
+			want: Verdict{Reason: execv1.ReasonPending, Message: `Job j cannot create its Pod: pods "x" is forbidden: exceeded quota: q`, RequeueAfter: createFailureRecheck},
+		},
+		"job cannot create its pod: bounded": {
+			obs:  Observation{Job: testJob(), Now: t0.Add(b.ContainerCreating), CreateFailure: `pods "x" is forbidden: exceeded quota: q`},
+			want: Verdict{Done: true, Reason: execv1.ReasonPodFailed, Message: `Job j could not create its Pod within 3m0s: pods "x" is forbidden: exceeded quota: q`},
+		},
+		"job had a pod by its counters, none now: vanished": {
+			obs: Observation{Job: func() *batchv1.Job {
+				j := testJob()
+				j.Status.Active = 1
+				return j
+			}(), Now: t0.Add(b.PodVanished)},
+			want: Verdict{Done: true, Reason: execv1.ReasonPodFailed, Message: "the Job's Pod vanished before the runner reported"},
 		},
 		"pod starting": {
 			obs:  Observation{Job: testJob(), Pods: testPod(waiting("ContainerCreating")), Now: t0.Add(11 * time.Second)},
@@ -178,12 +202,14 @@ func TestClassify(t *testing.T) {
 			want: Verdict{Done: true, Reason: execv1.ReasonPodFailed, Message: "the Pod was deleted before the runner finished", StartTime: &started},
 		},
 		"runner finished before the pod's deletion: its report stands": {
-			obs:  Observation{Job: testJob(), Pods: deletedWhileRunning(`{"reason":"RuntimeError"}`, false), Now: t0.Add(7 * time.Second)},
-			want: Verdict{ReadResult: true, TerminationMessage: `{"reason":"RuntimeError"}`, PodName: "p", StartTime: &started},
+			obs: Observation{Job: testJob(), Pods: deletedWhileRunning(`{"reason":"RuntimeError"}`, false), Now: t0.Add(7 * time.Second)},
+			want: Verdict{ReadResult: true, TerminationMessage: `{"reason":"RuntimeError"}`, PodName: "p", StartTime: &started,
+				FinishedAt: t0.Add(3 * time.Second)},
 		},
 		"a completed report stands even if the pod went at the same second": {
-			obs:  Observation{Job: testJob(), Pods: deletedWhileRunning(`{"reason":"Completed"}`, true), Now: t0.Add(7 * time.Second)},
-			want: Verdict{ReadResult: true, TerminationMessage: `{"reason":"Completed"}`, PodName: "p", StartTime: &started},
+			obs: Observation{Job: testJob(), Pods: deletedWhileRunning(`{"reason":"Completed"}`, true), Now: t0.Add(7 * time.Second)},
+			want: Verdict{ReadResult: true, TerminationMessage: `{"reason":"Completed"}`, PodName: "p", StartTime: &started,
+				FinishedAt: t0.Add(5 * time.Second)},
 		},
 		"pod deleted mid-run: the job's verdict first": {
 			obs: Observation{Job: testJob(), Pods: deletedPod(), Now: t0.Add(5 * time.Second)},

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Times the SQL guard (internal/sqlguard, vitess sqlparser) against the
+# Times the SQL guard (internal/sqlguard, vitess sqlparser; Check includes the
+# round trip: print, parse again, guard again, print again) against the
 # seed's guard (sqlglot: parse_one, isinstance Select, add LIMIT when
 # find(exp.Limit) is None) over ../shared/corpus/sql/accept.tsv, on the same
 # queries in one run: ROUNDS rounds (default 3) alternating the two, so that

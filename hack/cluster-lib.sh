@@ -43,4 +43,7 @@ install_crds() {
   "$K" wait --for=condition=established --timeout=60s \
     crd/codeexecutions.execution.codeexec.io crd/executionpolicies.execution.codeexec.io >&2
   "$K" apply --server-side -f "$CX_ROOT/config/admission/execution-policy.yaml" >&2
+  # The baseline policy: a namespace runs executions only when a policy
+  # selects it; this one selects execution.codeexec.io/enabled=true.
+  "$K" apply --server-side -f "$CX_ROOT/config/samples/baseline-executionpolicy.yaml" >&2
 }

@@ -206,10 +206,25 @@ type CodeExecutionStatus struct {
 	// +kubebuilder:validation:MaxLength=63
 	JobName string `json:"jobName,omitempty"`
 
+	// jobUID is the UID of the one Job created for this execution, recorded
+	// when the controller creates it. The controller never creates a second
+	// Job: if this one disappears before the result is read, the execution
+	// ends as PodFailed.
+	// +optional
+	// +kubebuilder:validation:MaxLength=36
+	JobUID string `json:"jobUID,omitempty"`
+
 	// limits are the limits that actually apply: the spec's, completed from
-	// the ExecutionPolicy's or the built-in defaults.
+	// the ExecutionPolicy's or the built-in defaults. They are resolved once,
+	// before the Job exists, and never change afterwards: a policy changed
+	// later applies only to executions created after it.
 	// +optional
 	Limits *ExecutionLimits `json:"limits,omitempty"`
+
+	// sandbox holds what the ExecutionPolicies decided besides the limits,
+	// resolved once together with them.
+	// +optional
+	Sandbox *SandboxSettings `json:"sandbox,omitempty"`
 
 	// policies names the ExecutionPolicies that govern this execution.
 	// +optional
@@ -244,6 +259,42 @@ type CodeExecutionStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=4096
 	Stderr string `json:"stderr,omitempty"`
+}
+
+// SandboxSettings are the ExecutionPolicies' decisions about how an
+// execution's sandbox runs, recorded once before its Job is created.
+type SandboxSettings struct {
+	// runtimeClassName is the RuntimeClass of the sandbox Pod, when a
+	// policy sets one.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	RuntimeClassName *string `json:"runtimeClassName,omitempty"`
+
+	// kueueQueueName is the Kueue LocalQueue the Job is submitted to, when
+	// a policy sets one.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	KueueQueueName string `json:"kueueQueueName,omitempty"`
+
+	// sqlSystemSchemas is true when every governing policy lets SQL read
+	// the system schemas.
+	// +optional
+	SQLSystemSchemas bool `json:"sqlSystemSchemas,omitempty"`
+
+	// sqlShow is true when every governing policy lets SQL run SHOW
+	// statements.
+	// +optional
+	SQLShow bool `json:"sqlShow,omitempty"`
+
+	// datasourceEndpoints are the host:port addresses the governing
+	// policies declare for the execution's datasource: the only ones its
+	// NetworkPolicy lets the sandbox reach and the only ones the runner
+	// lets the DSN name. Empty for an execution without a datasource.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=263
+	DatasourceEndpoints []string `json:"datasourceEndpoints,omitempty"`
 }
 
 // MaxInlineResultBytes is the largest result kept inline in

@@ -11,9 +11,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -79,7 +81,9 @@ func run(dbAddress, kubectl, outDir string, keep bool, timeout time.Duration) er
 	}
 	step("MariaDB %s with the sample shop listens on %s:%d", db.Version, db.Host, db.Port)
 
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "codeexec-demo-"}}
+	// Opted in to the baseline ExecutionPolicy (make install applies it).
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "codeexec-demo-",
+		Labels: map[string]string{execv1.LabelExecutionsEnabled: "true"}}}
 	if err := c.Create(ctx, ns); err != nil {
 		return err
 	}
@@ -87,6 +91,20 @@ func run(dbAddress, kubectl, outDir string, keep bool, timeout time.Duration) er
 		defer func() { _ = c.Delete(context.Background(), ns) }()
 	}
 	step("namespace %s", ns.Name)
+	// The manager reads no Secret: a policy declares the SQL sample's
+	// datasource and the one endpoint its DSN may name.
+	pol := &execv1.ExecutionPolicy{ObjectMeta: metav1.ObjectMeta{Name: ns.Name}, Spec: execv1.ExecutionPolicySpec{
+		NamespaceSelector: execv1.NamespaceSelector{MatchLabels: map[string]execv1.LabelValue{"kubernetes.io/metadata.name": execv1.LabelValue(ns.Name)}},
+		Datasources: []execv1.DatasourcePolicy{{SecretName: "analytics-db",
+			Endpoints: []string{net.JoinHostPort(db.Host, strconv.Itoa(db.Port))}}},
+	}}
+	if err := c.Create(ctx, pol); err != nil {
+		return fmt.Errorf("creating the demo's ExecutionPolicy: %w", err)
+	}
+	if !keep {
+		defer func() { _ = c.Delete(context.Background(), pol) }()
+	}
+	step("ExecutionPolicy %s declares analytics-db at %s:%d", pol.Name, db.Host, db.Port)
 	deadline := time.Now().Add(time.Minute)
 	for c.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: "default"}, &corev1.ServiceAccount{}) != nil {
 		if time.Now().After(deadline) {
@@ -266,7 +284,7 @@ func resultOf(ctx context.Context, c client.Client, ce *execv1.CodeExecution) ([
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ce.Namespace, Name: r.ConfigMapName}, cm); err != nil {
 		return nil, err
 	}
-	return controllers.DecodeStoredResult(cm)
+	return controllers.DecodeStoredResult(cm, r)
 }
 
 func step(format string, args ...any) {

@@ -139,9 +139,19 @@ func compileInProcess(ctx context.Context, src []byte, opts Options) (*Output, e
 	if err := checkPragmas(source); err != nil {
 		return nil, err
 	}
-	js, err := transform(ctx, source, opts.Timeout)
+	js, err := transform(ctx, source, TransformOptions(), opts.Timeout)
 	if err != nil {
 		return nil, err
+	}
+	if templateNeedsEscape(js) {
+		// A template literal's raw text is a value (String.raw, tagged
+		// templates), so "<!--" or "</script" in it cannot be escaped in
+		// place: compile again with template literals lowered to string
+		// literals and frozen template objects, which can.
+		js, err = transform(ctx, source, loweredTemplateOptions(), opts.Timeout)
+		if err != nil {
+			return nil, err
+		}
 	}
 	imports, err := checkImports(js)
 	if err != nil {
@@ -164,7 +174,7 @@ var transformFunc = api.Transform
 // transform runs esbuild's Transform within the time budget. Transform
 // cannot be interrupted; on timeout its goroutine is left to finish and
 // its result is dropped (the runner exits soon after anyway).
-func transform(ctx context.Context, source string, budget time.Duration) (string, error) {
+func transform(ctx context.Context, source string, opts api.TransformOptions, budget time.Duration) (string, error) {
 	type out struct {
 		res   api.TransformResult
 		panic any
@@ -178,7 +188,7 @@ func transform(ctx context.Context, source string, budget time.Duration) (string
 				ch <- out{panic: p}
 			}
 		}()
-		ch <- out{res: transformFunc(source, TransformOptions())}
+		ch <- out{res: transformFunc(source, opts)}
 	}()
 	timer := time.NewTimer(budget)
 	defer timer.Stop()
@@ -219,6 +229,39 @@ func TransformOptions() api.TransformOptions {
 		Sourcefile:      "component.jsx",
 		LogLevel:        api.LogLevelSilent,
 	}
+}
+
+// loweredTemplateOptions are TransformOptions with template literals
+// lowered: `a${b}` becomes "a".concat(b) (the same ToString conversion)
+// and a tagged template becomes a call with a frozen template object built
+// once per site from string literals (the same strings and raw strings).
+func loweredTemplateOptions() api.TransformOptions {
+	o := TransformOptions()
+	sup := map[string]bool{"template-literal": false}
+	for k, v := range o.Supported {
+		sup[k] = v
+	}
+	o.Supported = sup
+	return o
+}
+
+// templateNeedsEscape reports whether a template literal in js holds a
+// sequence escapeScript must remove. A script it cannot tokenize is left
+// to escapeScript, which refuses it.
+func templateNeedsEscape(js string) bool {
+	if !hasDangerous(js) {
+		return false
+	}
+	toks, err := tokenize(js)
+	if err != nil {
+		return false
+	}
+	for _, t := range toks {
+		if t.kind == tokTemplate && hasDangerous(js[t.start:t.end]) {
+			return true
+		}
+	}
+	return false
 }
 
 func compileError(msgs []api.Message) *CompileError {

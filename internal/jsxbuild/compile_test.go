@@ -377,24 +377,31 @@ func TestBreakoutStrings(t *testing.T) {
 
 func TestEscapeScript(t *testing.T) {
 	tests := map[string]struct{ in, want string }{
-		"nothing":         {`a < b`, `a < b`},
-		"string":          {`x = "<script>"`, `x = "\x3Cscript>"`},
-		"escaped lt":      {`x = "\<script>"`, `x = "\x3Cscript>"`},
-		"escaped bslash":  {`x = "\\<script>"`, `x = "\\\x3Cscript>"`},
-		"close":           {`x = '</SCRIPT>'`, `x = '\x3C/SCRIPT>'`},
-		"comment open":    {`x = '<!--'`, `x = '\x3C!--'`},
-		"template":        {"x = `<!--${a}<script`", "x = `\\x3C!--${a}\\x3Cscript`"},
-		"regex":           {`x = /<script/`, `x = /\x3Cscript/`},
-		"regex escaped":   {`x = /\<script/`, `x = /\x3Cscript/`},
-		"block comment":   {`/* <script> */ x`, `/* < script> */ x`},
-		"line comment":    {"// <!--\nx", "// < !--\nx"},
-		"regex after if":  {"if (a) /<script/.test(b)", `if (a) /\x3Cscript/.test(b)`},
-		"regex after blk": {"if (a) {\n}\n/<!--/.test(b)", "if (a) {\n}\n/\\x3C!--/.test(b)"},
-		"div after call":  {`f(a) / 2; x = "<script"`, `f(a) / 2; x = "\x3Cscript"`},
-		"div after obj":   {`x = {a: 1} / 2; y = "<!--"`, `x = {a: 1} / 2; y = "\x3C!--"`},
-		"regex in arrow":  {"f = () => {\n}\n/<script/", "f = () => {\n}\n/\\x3Cscript/"},
-		"division no re":  {`a = b / 2; c = "<script>"`, `a = b / 2; c = "\x3Cscript>"`},
-		"react-dom style": {`a.innerHTML="<script>\x3c/script>"`, `a.innerHTML="\x3Cscript>\x3c/script>"`},
+		"nothing":          {`a < b`, `a < b`},
+		"script open kept": {`x = "<script>"`, `x = "<script>"`},
+		"string":           {`x = "</script>"`, `x = "\x3C/script>"`},
+		"escaped lt":       {`x = "\<!--"`, `x = "\x3C!--"`},
+		"escaped bslash":   {`x = "\\<!--"`, `x = "\\\x3C!--"`},
+		"close":            {`x = '</SCRIPT>'`, `x = '\x3C/SCRIPT>'`},
+		"comment open":     {`x = '<!--'`, `x = '\x3C!--'`},
+		"nul in string":    {"x = '\x00'", `x = '\x00'`},
+		"regex":            {`x = /<!--a/g`, `x = new /(?:)/.constructor("\x3C!--a", "g")`},
+		"regex close":      {`x = /[</script]/i`, `x = new /(?:)/.constructor("[\x3C/script]", "i")`},
+		"regex esc slash":  {`x = /<\/script>/i`, `x = /<\/script>/i`},
+		"regex quote":      {`x = /"<!--'/`, `x = new /(?:)/.constructor("\"\x3C!--'", "")`},
+		"regex nul":        {"x = /a\x00/", `x = new /(?:)/.constructor("a\x00", "")`},
+		"regex class":      {`x = /[/]<!--/`, `x = new /(?:)/.constructor("[/]\x3C!--", "")`},
+		"regex script ok":  {`x = /<script/`, `x = /<script/`},
+		"block comment":    {`/* </script> */ x`, `/* < /script> */ x`},
+		"line comment":     {"// <!--\nx", "// < !--\nx"},
+		"nul in comment":   {"// a\x00\nx", "// a \nx"},
+		"regex after if":   {"if (a) /<!--/.test(b)", `if (a) new /(?:)/.constructor("\x3C!--", "").test(b)`},
+		"regex after blk":  {"if (a) {\n}\n/<!--/.test(b)", "if (a) {\n}\nnew /(?:)/.constructor(\"\\x3C!--\", \"\").test(b)"},
+		"div after call":   {`f(a) / 2; x = "<!--"`, `f(a) / 2; x = "\x3C!--"`},
+		"div after obj":    {`x = {a: 1} / 2; y = "<!--"`, `x = {a: 1} / 2; y = "\x3C!--"`},
+		"regex in arrow":   {"f = () => {\n}\n/<!--/", "f = () => {\n}\nnew /(?:)/.constructor(\"\\x3C!--\", \"\")"},
+		"division no re":   {`a = b / 2; c = "</script>"`, `a = b / 2; c = "\x3C/script>"`},
+		"react-dom style":  {`a.innerHTML="<script>\x3c/script>"`, `a.innerHTML="<script>\x3c/script>"`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -407,9 +414,14 @@ func TestEscapeScript(t *testing.T) {
 			}
 		})
 	}
-	for _, code := range []string{"a <!-- b", "a<script", "a</script/"} {
+	for _, code := range []string{"a <!-- b", "a</script/", "a\x00b"} {
 		if _, err := escapeScript(code); err == nil {
 			t.Errorf("%q: a dangerous sequence in code must be refused", code)
+		}
+	}
+	for _, code := range []string{"x = `<!--`", "x = String.raw`</script>`", "x = `a${`</SCRIPT`}`", "x = `\x00`"} {
+		if _, err := escapeScript(code); err != errTemplateNeedsLowering {
+			t.Errorf("%q: want errTemplateNeedsLowering, got %v", code, err)
 		}
 	}
 }

@@ -12,14 +12,18 @@
 // ExecutionResult:
 //
 //	{
-//	  "js":   "<the compiled IIFE, escaped for inline use>",
+//	  "js":   "<the compiled IIFE, escaped for inline use: no </script, <!-- or NUL, every value unchanged>",
 //	  "html": "<!DOCTYPE html>... complete document ...",
 //	  "manifest": {
 //	    "sandbox": "allow-scripts",          // the only iframe sandbox token to use
 //	    "csp":     "default-src 'none'; script-src 'sha256-...' ...",
 //	    "sha256":  "<hex sha256 of the html bytes>",
 //	    "imports": ["react", "recharts"],    // modules the code requires
-//	    "messages": "codeexec-jsx/1"         // the postMessage schema below
+//	    "messages": "codeexec-jsx/1",        // the postMessage schema below
+//	    "host": {                            // what the host must add (see below)
+//	      "embedderCsp": "frame-src 'none'; ...",
+//	      "browserPolicies": {"NetworkPredictionOptions": 2, "WebRtcIPHandling": "disable_non_proxied_udp"}
+//	    }
 //	  }
 //	}
 //
@@ -63,9 +67,23 @@
 // document's own hash-only policy, as web/host.html does). The host page's
 // frame-src 'none' is what stops the frame navigating itself to a URL (a
 // sandboxed frame may navigate itself; its own CSP cannot forbid that).
-// Measured in Chromium (internal/jsxbuild/browser): <link rel=preconnect>
-// and navigations that CSP then blocks still open a TCP connection, with no
-// request sent on it. A component can so signal a host name (through DNS)
-// but not send a request. CSP has no say over WebRTC in Chromium either;
-// the loopback-only test network cannot show what it reaches.
+//
+// WebRTC: CSP has no say over it in Chromium (webrtc 'block' is ignored),
+// so the script that carries the generated code starts by deleting every
+// RTC* global (RTCPeerConnection, webkitRTCPeerConnection, RTCIceTransport,
+// ...) and the direct-socket and peer APIs, before any generated code runs,
+// in whatever realm that script runs in. Child frames of the sandboxed
+// document get opaque origins of their own (sandbox flags are inherited),
+// so the code cannot take a fresh constructor from a child's globals
+// (contentWindow, window[0], named frames: SecurityError), and the only way
+// to run code in a child is a srcdoc frame holding copies of the document's
+// hashed scripts, where the same lock runs first. javascript: URLs, blob
+// workers and popups are refused by the CSP and the sandbox.
+//
+// DNS and speculative connections, measured in Chromium 156 on the browser
+// tests' second network: <link rel=dns-prefetch>, <link rel=preconnect>
+// and navigations that CSP then blocks (the frame navigating itself, a
+// nested frame's src) still resolve the name (and open a TCP connection
+// without sending a byte). No document can close these; the browser policy
+// NetworkPredictionOptions=2 does (Manifest.Host). See docs/jsx-security.md.
 package jsxbuild

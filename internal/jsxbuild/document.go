@@ -34,6 +34,38 @@ type Manifest struct {
 	Imports []string `json:"imports"`
 	// Messages names the postMessage schema, see the package comment.
 	Messages string `json:"messages"`
+	// Host is what the embedding page and the browser must add for the
+	// routes no document can close (docs/jsx-security.md).
+	Host HostRequirements `json:"host"`
+}
+
+// HostRequirements are the host-side measures a document cannot take for
+// itself, each measured in Chromium on the browser tests' second network.
+type HostRequirements struct {
+	// EmbedderCSP are directives the embedding page's own CSP must hold:
+	// frame-src 'none' stops the frame navigating itself to a URL (its own
+	// CSP cannot), and srcdoc documents inherit it.
+	EmbedderCSP string `json:"embedderCsp"`
+	// BrowserPolicies are Chromium enterprise policies for the viewers'
+	// browsers. NetworkPredictionOptions=2 stops the DNS lookups and
+	// speculative connections of <link rel=dns-prefetch>/<link
+	// rel=preconnect> and of navigations that CSP then blocks (the
+	// document cannot stop those). WebRtcIPHandling=disable_non_proxied_udp
+	// is defence in depth for WebRTC, which the document already disables
+	// in every realm its code can run in; measured: it stops UDP ICE and
+	// STUN, not TURN over TCP.
+	BrowserPolicies map[string]any `json:"browserPolicies"`
+}
+
+// DefaultHostRequirements is what every manifest carries.
+func DefaultHostRequirements() HostRequirements {
+	return HostRequirements{
+		EmbedderCSP: "frame-src 'none'; child-src 'none'; worker-src 'none'",
+		BrowserPolicies: map[string]any{
+			"NetworkPredictionOptions": float64(2), // JSON numbers decode as float64
+			"WebRtcIPHandling":         "disable_non_proxied_udp",
+		},
+	}
 }
 
 // SandboxTokens is the only sandbox attribute value a host may use.
@@ -163,10 +195,37 @@ func cspFor(hashes []string) string {
 	}, "; ")
 }
 
+// realmLock is the first statement of the script that carries generated
+// code, so it runs before that code in every realm the code can run in: the
+// document itself and any srcdoc frame the code makes that holds a copy of
+// the script (its hash is allowed there, as frames inherit the CSP). Child
+// frames of the sandboxed document get opaque origins of their own, so the
+// code cannot reach into a frame's globals; it can only make a frame run
+// this same script again, lock first. It deletes every global that can open
+// ICE, STUN or TURN (RTCPeerConnection and all its relatives, prefixed
+// names included: everything named RTC*) and the other direct-socket and
+// peer APIs a browser may expose. CSP has no say over them in Chromium.
+const realmLock = `(function () {
+  var g = typeof globalThis !== "undefined" ? globalThis : window;
+  var names = Object.getOwnPropertyNames(g);
+  for (var i = 0; i < names.length; i++) {
+    if (/^(webkit|moz)?RTC/.test(names[i]) || /^(TCPSocket|TCPServerSocket|UDPSocket|MulticastController|PresentationRequest|PresentationConnection|WebTransport|NetworkInformation)$/.test(names[i])) {
+      try { delete g[names[i]]; } catch (e) {}
+      if (Object.prototype.hasOwnProperty.call(g, names[i])) {
+        try { Object.defineProperty(g, names[i], { value: undefined, writable: false, configurable: false }); } catch (e) {}
+      }
+    }
+  }
+  if (Object.prototype.hasOwnProperty.call(g, "RTCPeerConnection") && g.RTCPeerConnection !== undefined) {
+    throw new Error("codeexec: WebRTC could not be disabled; refusing to run the component");
+  }
+})();
+`
+
 // userScript wraps the compiled IIFE: require is the shim, the module's
 // exports are mounted, and a failure while loading the module is reported.
 func userScript(js string) string {
-	return "(function (require) {\ntry {\n" + js +
+	return realmLock + "(function (require) {\ntry {\n" + js +
 		"\n;window.__codeexecMount(typeof " + globalName + " === \"undefined\" ? undefined : " + globalName + ");\n" +
 		"} catch (e) {\nwindow.__codeexecFail(e);\n}\n})(window.__codeexecRequire);\n"
 }
@@ -233,6 +292,7 @@ func buildDocument(js string, imports []string) (*Output, error) {
 			SHA256:   hex.EncodeToString(sum[:]),
 			Imports:  imports,
 			Messages: MessageSchema,
+			Host:     DefaultHostRequirements(),
 		},
 	}, nil
 }

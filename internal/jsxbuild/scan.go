@@ -13,8 +13,9 @@ import (
 // and comment text apart from code, so that
 //   - every reference to the identifier `require` can be checked to be a
 //     call with one string literal naming an allowed module, and
-//   - "</script", "<script" and "<!--" can be escaped where they may
-//     legally be rewritten (inside literals) and refused anywhere else.
+//   - "</script" and "<!--" (and NUL) can be escaped where they may be
+//     rewritten without changing a value (inside literals) and refused
+//     anywhere else.
 //
 // It does not need to be a full parser: what it gets wrong can only make a
 // check refuse code (never accept more), and the final document is checked
@@ -311,15 +312,33 @@ func scanRegex(src string, i int) (int, error) {
 	return 0, errUnterminated
 }
 
-// dangerous reports the length of an HTML-significant sequence starting at
-// src[i] ('<' followed case-insensitively by "/script", "script" or "!--"),
-// or 0.
+// What must never reach the HTML tokenizer inside a <script> element, per
+// the HTML standard's script data states (13.2.5.4 ff.):
+//   - "</script" (any letter case): the "script data end tag name state"
+//     ends the element at an appropriate end tag;
+//   - "<!--": the "script data escape start state" enters the escaped
+//     states, where "<script" then enters the double-escaped states and a
+//     later "</script" no longer ends the element; with no "<!--" in the
+//     text these states are never entered, so "<script" alone is harmless;
+//   - U+0000: the script data state replaces it with U+FFFD, which would
+//     change a value.
+// (CR and CRLF become LF in the input stream, which changes nothing a
+// program can see: JavaScript does the same in template literals and
+// treats them alike everywhere else.)
+
+// dangerous reports the length of a sequence starting at src[i] that must
+// not reach the HTML tokenizer ('<' followed case-insensitively by
+// "/script" or "!--", or a NUL byte), or 0.
 func dangerous(src string, i int) int {
-	if src[i] != '<' {
+	switch src[i] {
+	case 0:
+		return 1
+	case '<':
+	default:
 		return 0
 	}
 	rest := src[i+1:]
-	for _, p := range []string{"/script", "script", "!--"} {
+	for _, p := range []string{"/script", "!--"} {
 		if len(rest) >= len(p) && strings.EqualFold(rest[:len(p)], p) {
 			return 1 + len(p)
 		}
@@ -327,12 +346,28 @@ func dangerous(src string, i int) int {
 	return 0
 }
 
-// escapeScript rewrites src so that it holds none of "</script", "<script"
-// or "<!--" (in any letter case) and means the same program: inside
-// string, template and regular expression literals the '<' becomes the
-// escape \x3C (an escaped "\<" included); inside comments a space follows
-// it; anywhere else (which esbuild's printing never produces) the script is
-// refused.
+// errTemplateNeedsLowering means a template literal holds text that cannot
+// be escaped in place without changing its raw value (String.raw, tagged
+// templates): the caller compiles again with template literals lowered to
+// strings (see compileInProcess).
+var errTemplateNeedsLowering = errors.New("a template literal holds text that must be escaped")
+
+// escapeScript rewrites src so that it holds none of "</script" or "<!--"
+// (in any letter case) nor NUL, and means the same program, every value
+// included:
+//   - in string literals the '<' (or an escaped "\<") becomes the escape
+//     \x3C and NUL becomes \x00: the string's value is unchanged;
+//   - a regular expression literal holding one becomes a RegExp
+//     construction from a string literal with the same pattern and flags
+//     (so .source and .flags are unchanged); the constructor is the
+//     realm's own, reached through a fresh literal (/(?:)/.constructor),
+//     not through a name the code could shadow;
+//   - in comments a space follows the '<' (NUL becomes a space);
+//   - in a template literal it returns errTemplateNeedsLowering: its raw
+//     text is visible to tags (String.raw), so the caller has esbuild
+//     lower template literals to string literals and tries again;
+//   - anywhere else (which esbuild's printing never produces) the script
+//     is refused.
 func escapeScript(src string) (string, error) {
 	if !hasDangerous(src) {
 		return src, nil
@@ -345,12 +380,21 @@ func escapeScript(src string) (string, error) {
 	b.Grow(len(src) + 64)
 	last := 0
 	for _, t := range toks {
-		for i := t.start; i < t.end; i++ {
-			if dangerous(src, i) == 0 {
-				continue
-			}
-			switch t.kind {
-			case tokString, tokTemplate, tokRegex:
+		if !hasDangerous(src[t.start:t.end]) {
+			continue
+		}
+		switch t.kind {
+		case tokString:
+			for i := t.start; i < t.end; i++ {
+				if dangerous(src, i) == 0 {
+					continue
+				}
+				if src[i] == 0 {
+					b.WriteString(src[last:i])
+					b.WriteString(`\x00`)
+					last = i + 1
+					continue
+				}
 				// Count the backslashes before '<': an odd number means the
 				// '<' is itself escaped ("\<"), and the escape goes too.
 				k := i
@@ -364,15 +408,34 @@ func escapeScript(src string) (string, error) {
 				b.WriteString(src[last:cut])
 				b.WriteString(`\x3C`)
 				last = i + 1
-			case tokComment:
-				b.WriteString(src[last : i+1])
-				b.WriteByte(' ')
-				last = i + 1
-			default:
-				// esbuild prints "a < b" with spaces, so this only happens
-				// when the tokenizer misread the code: refuse rather than
-				// change what the program means.
-				return "", fmt.Errorf("the script holds %q outside a literal", src[i:i+dangerous(src, i)])
+			}
+		case tokRegex:
+			b.WriteString(src[last:t.start])
+			b.WriteString(regexConstruction(src[t.start:t.end]))
+			last = t.end
+		case tokComment:
+			for i := t.start; i < t.end; i++ {
+				switch {
+				case src[i] == 0:
+					b.WriteString(src[last:i])
+					b.WriteByte(' ')
+					last = i + 1
+				case dangerous(src, i) > 0:
+					b.WriteString(src[last : i+1])
+					b.WriteByte(' ')
+					last = i + 1
+				}
+			}
+		case tokTemplate:
+			return "", errTemplateNeedsLowering
+		default:
+			// esbuild prints "a < b" with spaces, so this only happens
+			// when the tokenizer misread the code: refuse rather than
+			// change what the program means.
+			for i := t.start; i < t.end; i++ {
+				if d := dangerous(src, i); d > 0 {
+					return "", fmt.Errorf("the script holds %q outside a literal", src[i:i+d])
+				}
 			}
 		}
 	}
@@ -384,7 +447,60 @@ func escapeScript(src string) (string, error) {
 	return out, nil
 }
 
+// regexConstruction turns a regular expression literal (/body/flags) into
+// an expression that builds the same RegExp from string literals that
+// hold no dangerous sequence.
+func regexConstruction(lit string) string {
+	end := strings.LastIndexByte(lit, '/')
+	body, flags := lit[1:end], lit[end+1:]
+	return "new /(?:)/.constructor(" + jsString(body) + ", " + jsString(flags) + ")"
+}
+
+// jsString quotes s as a double-quoted JavaScript string literal whose
+// value is s, using only printable ASCII and never "<" (so neither
+// "</script" nor "<!--" can appear in it).
+func jsString(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c == '<':
+			b.WriteString(`\x3C`)
+		case c >= 0x20 && c < 0x7f:
+			b.WriteByte(c)
+		case c < utf8.RuneSelf:
+			fmt.Fprintf(&b, `\x%02x`, c)
+		default:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			for _, u := range utf16Units(r) {
+				fmt.Fprintf(&b, `\u%04x`, u)
+			}
+			i += size
+			continue
+		}
+		i++
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func utf16Units(r rune) []uint16 {
+	if r < 0x10000 {
+		return []uint16{uint16(r)}
+	}
+	r -= 0x10000
+	return []uint16{uint16(0xd800 + (r >> 10)), uint16(0xdc00 + (r & 0x3ff))}
+}
+
 func hasDangerous(s string) bool {
+	if strings.IndexByte(s, 0) >= 0 {
+		return true
+	}
 	for i := strings.IndexByte(s, '<'); i >= 0; {
 		if dangerous(s, i) > 0 {
 			return true
@@ -401,6 +517,9 @@ func hasDangerous(s string) bool {
 // checkScriptText is the final, purely textual check of what goes between
 // <script> and </script>.
 func checkScriptText(s string) error {
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		return fmt.Errorf("script text holds a NUL byte at byte %d", i)
+	}
 	for i := strings.IndexByte(s, '<'); i >= 0; {
 		if d := dangerous(s, i); d > 0 {
 			return fmt.Errorf("script text holds %q at byte %d", s[i:i+d], i)

@@ -11,26 +11,91 @@ import (
 	"github.com/codeexec/codeexec-operator/internal/result"
 )
 
-// reasons the bootstrap may report in an error frame; anything else it
-// claims is ignored (the runner decides Timeout, CPU and crashes itself).
+// reasons the bootstrap may report in an error frame and that the runner
+// takes at its word: they describe the code, not a limit (a limit reason
+// needs the kernel's evidence, see the package comment). A frame claiming
+// anything else is a RuntimeError.
 var bootstrapReasons = map[string]result.Reason{
 	"CompilationError":    result.CompilationError,
 	"RuntimeError":        result.RuntimeError,
-	"MemoryLimitExceeded": result.MemoryLimitExceeded,
 	"OutputLimitExceeded": result.OutputLimitExceeded,
 	"InvalidInput":        result.InvalidInput,
 	"SecurityViolation":   result.SecurityViolation,
 }
 
 // classify turns what the runner observed into the ExecutionResult. Order:
-// what the runner saw itself (its clock, its caps, the exit status and the
-// CPU time) before what the bootstrap reported.
+// what the runner saw itself (its clock, its caps, the exit status, the
+// kernel's counters) before what the bootstrap reported.
 func classify(o *outcome) result.ExecutionResult {
 	res := classifyReason(o)
 	res.Stdout = o.stdout.String()
 	res.Stderr = o.stderr.String()
 	res.Truncated = o.stdout.Truncated() || o.stderr.Truncated()
 	return res
+}
+
+// memoryWords are what CPython and C extensions print when an allocation
+// fails where no MemoryError can be raised.
+var memoryWords = []string{"MemoryError", "Cannot allocate memory", "out of memory", "std::bad_alloc"}
+
+// claimsMemory reports whether the code's own account of its failure is
+// about memory. It only narrows a limit reason that kernel evidence
+// allows; on its own it proves nothing.
+func claimsMemory(o *outcome, fr frames) bool {
+	if e := fr.err; e != nil {
+		return e.Type == "MemoryError" || e.Reason == string(result.MemoryLimitExceeded) ||
+			strings.Contains(e.Message, "[Errno 12]") || strings.Contains(e.Message, "MemoryError")
+	}
+	tail := o.stderr.String()
+	if len(tail) > 4096 {
+		tail = tail[len(tail)-4096:]
+	}
+	for _, s := range memoryWords {
+		if strings.Contains(tail, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// cpuEvidence: the CPU time the kernel accounted to python and the
+// processes it reaped (wait4) reached the soft limit (2% slack), or the
+// run died the way RLIMIT_CPU kills (SIGXCPU, SIGKILL at the hard limit,
+// the bootstrap's exit 152 as PID 1) after at least half of it. The
+// second rule exists because the kernel checks RLIMIT_CPU against
+// tick-sampled time while wait4 reports precise time, and on a loaded VM
+// the two differ by tens of percent; code that fakes that death must
+// still have burnt half its budget.
+func cpuEvidence(o *outcome) bool {
+	if o.cpuSoft <= 0 {
+		return false
+	}
+	if o.cpu >= o.cpuSoft-o.cpuSoft/50 {
+		return true
+	}
+	rlimitDeath := o.signal == syscall.SIGXCPU || o.signal == syscall.SIGKILL || (o.exited && o.exitCode == 152)
+	return rlimitDeath && o.cpu >= o.cpuSoft/2
+}
+
+// memoryEvidence says why the kernel's counters show the memory limit
+// stopped the code, or "" when they do not.
+func memoryEvidence(o *outcome, fr frames) string {
+	mib := func(b int64) string { return fmt.Sprintf("%d MiB", b>>20) }
+	switch {
+	case o.oomKills > 0:
+		return fmt.Sprintf("the kernel's out-of-memory killer stopped it at its memory limit of %s", mib(o.memLimit))
+	case o.bigAllocs > 0 && claimsOrCrashed(o, fr):
+		return fmt.Sprintf("it asked the kernel for %s at once, more than its whole memory limit of %s, and was refused", mib(o.bigAllocMax), mib(o.memLimit))
+	case o.cgroupLimitHit && claimsOrCrashed(o, fr):
+		return fmt.Sprintf("it reached its memory limit of %s (the run's memory cgroup counted it)", mib(o.memLimit))
+	case o.memLimit > 0 && o.maxRSS >= o.memLimit/2 && claimsOrCrashed(o, fr):
+		return fmt.Sprintf("it ran out of memory after using %s of its limit of %s", mib(o.maxRSS), mib(o.memLimit))
+	}
+	return ""
+}
+
+func claimsOrCrashed(o *outcome, fr frames) bool {
+	return claimsMemory(o, fr) || (o.signal != 0 && o.signal != syscall.SIGKILL && fr.err == nil)
 }
 
 func classifyReason(o *outcome) result.ExecutionResult {
@@ -55,16 +120,15 @@ func classifyReason(o *outcome) result.ExecutionResult {
 	case o.scratchExceeded:
 		return result.Failure(result.RuntimeError, fmt.Sprintf("the scratch dir grew past its quota of %d bytes and the code was stopped", o.scratchBytes))
 	}
-	if !clean || fr.finals == 0 {
-		if o.signal == syscall.SIGXCPU || (o.pid1 && o.exited && o.exitCode == exitCPU) || o.cpu >= o.cpuSoft-o.cpuSoft/50 {
+	// A limit reason needs the kernel's evidence, and only explains a run
+	// that did not end with a clean result.
+	if !clean || fr.finals == 0 || fr.err != nil {
+		if cpuEvidence(o) {
 			return result.Failure(result.CPULimitExceeded, fmt.Sprintf("the code used %.1fs of CPU, over its limit of %s", o.cpu.Seconds(), o.cpuSoft))
 		}
-		if o.oomKilled {
-			return result.Failure(result.MemoryLimitExceeded, "python was killed by the out-of-memory killer")
+		if why := memoryEvidence(o, fr); why != "" {
+			return appendTraceback(result.Failure(result.MemoryLimitExceeded, "the code ran out of memory: "+why))
 		}
-	}
-	if o.signal == syscall.SIGKILL {
-		return result.Failure(result.MemoryLimitExceeded, "python was killed by SIGKILL, not by the runner: most likely the out-of-memory killer")
 	}
 	if frErr != nil && fr.violation == nil {
 		if o.channelOverflow {
@@ -77,26 +141,13 @@ func classifyReason(o *outcome) result.ExecutionResult {
 		return appendTraceback(r)
 	}
 	if o.signal != 0 {
-		if o.signal == syscall.SIGABRT || o.signal == syscall.SIGSEGV {
-			// CPython and C extensions abort when an allocation fails where
-			// no MemoryError can be raised.
-			tail := o.stderr.String()
-			if len(tail) > 4096 {
-				tail = tail[len(tail)-4096:]
-			}
-			for _, s := range []string{"MemoryError", "Cannot allocate memory", "out of memory", "std::bad_alloc"} {
-				if strings.Contains(tail, s) {
-					return result.Failure(result.MemoryLimitExceeded, signalMessage(o.signal, o.fileSize)+" after running out of memory")
-				}
-			}
-		}
-		return result.Failure(result.RuntimeError, signalMessage(o.signal, o.fileSize))
+		return result.Failure(result.RuntimeError, signalMessage(o.signal, o.fileSize)+fmt.Sprintf(" after %.1fs of CPU", o.cpu.Seconds()))
 	}
 	if fr.finals > 1 {
 		return result.Failure(result.SecurityViolation, "the result channel carried more than one result")
 	}
 	if !clean {
-		msg := fmt.Sprintf("python exited with status %d", o.exitCode)
+		msg := fmt.Sprintf("python exited with status %d after %.1fs of CPU", o.exitCode, o.cpu.Seconds())
 		if fr.finals == 0 {
 			if last := lastLine(o.stderr.String()); last != "" {
 				msg += ": " + last
@@ -138,6 +189,8 @@ func signalMessage(sig syscall.Signal, fileSize int64) string {
 		return fmt.Sprintf("python was killed by %s: a file passed the file-size limit of %d bytes", name, fileSize)
 	case syscall.SIGSEGV, syscall.SIGBUS, syscall.SIGILL, syscall.SIGABRT, syscall.SIGFPE:
 		return fmt.Sprintf("python crashed with %s (%s)", name, sig.String())
+	case syscall.SIGKILL:
+		return "python was killed by SIGKILL (not by the runner, and no out-of-memory kill was recorded)"
 	default:
 		return fmt.Sprintf("python was killed by %s (%s)", name, sig.String())
 	}

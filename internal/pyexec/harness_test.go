@@ -134,10 +134,32 @@ func corpusOptions(corpus string, code []byte) Options {
 	}
 }
 
+// corpusOptionsFor picks, per expected outcome, limits under which the
+// intended limit is met first by a wide margin on any machine (CI machines
+// differ 2x in speed, and a shared one can be 10x slower under load):
+//   - memory programs get the 512 MiB the corpus README sets and 30 s of
+//     CPU, so that filling memory (about 1 s of CPU on a VM with slow page
+//     faults) never meets the CPU limit first;
+//   - cpu programs keep the 5 s CPU limit and a 5 min wall clock, so that
+//     even at a twentieth of a core the CPU limit comes first;
+//   - timeout programs keep the 10 s wall clock and get 30 s of CPU, so
+//     that only the clock can stop them (a busy loop may meet either);
+//   - everything else gets 30 s of CPU and a 5 min wall clock: no limit
+//     it is not about can decide its outcome.
 func corpusOptionsFor(corpus string, p program) Options {
 	o := corpusOptions(corpus, p.code)
-	if p.expect != "timeout" {
-		o.Timeout = 60 * time.Second
+	switch p.expect {
+	case "timeout":
+		o.CPUTime = 30 * time.Second
+	case "cpu":
+		o.Timeout = 5 * time.Minute
+	case "memory":
+		o.MemoryBytes = 512 << 20
+		o.CPUTime = 30 * time.Second
+		o.Timeout = 5 * time.Minute
+	default:
+		o.CPUTime = 30 * time.Second
+		o.Timeout = 5 * time.Minute
 	}
 	return o
 }
@@ -261,15 +283,21 @@ func findMarkers() []string {
 	return out
 }
 
+// findOrphans looks at every thread, not only thread-group leaders: a
+// leader that exited while its threads run has an empty cmdline.
 func findOrphans() []string {
 	var out []string
 	for _, pid := range listPids() {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-		if err != nil {
-			continue
-		}
-		if bytes.Contains(b, []byte("cx_orphan_")) {
-			out = append(out, fmt.Sprintf("%d: %q", pid, bytes.ReplaceAll(b, []byte{0}, []byte{' '})))
+		tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/cmdline")
+		for _, f := range tasks {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			if bytes.Contains(b, []byte("cx_orphan_")) {
+				out = append(out, fmt.Sprintf("%d: %q", pid, bytes.ReplaceAll(b, []byte{0}, []byte{' '})))
+				break
+			}
 		}
 	}
 	return out

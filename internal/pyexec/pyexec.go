@@ -10,28 +10,53 @@
 // the scratch dir as its working directory.
 //
 // Started as root, the helper is cloned into fresh PID, mount, network, IPC
-// and UTS namespaces and drops to a uid of its own for this run: every
-// mount is read-only except a size-limited tmpfs on the scratch dir, /proc
-// shows only the sandbox, there is no network interface that is up, and
-// python is PID 1 of its namespace, so killing it (or its exit) kills every
-// process user code started. Without privilege (inside the Pod) the
-// runner relies on the Pod's isolation, logs so at debug level, makes itself
-// a child subreaper and kills the session and every orphan at the end.
+// and UTS namespaces, joins a memory cgroup of the run's own (limited to
+// the run's memory; it counts the shared memory RLIMIT_AS does not), drops
+// to a uid of its own for this run and pivots into a new root that holds
+// only read-only /usr, the interpreter's prefix, a few /etc files, a
+// minimal /dev, its own /proc and the scratch dir as a size-limited tmpfs
+// (sandboxchild/rootfs.go). python is PID 1 of its namespace, so killing it
+// (or its exit) kills every process user code started. Every run, in every
+// mode, gets a fresh empty session keyring. Without privilege (inside the
+// Pod) the runner relies on the Pod's isolation, logs so at debug level,
+// makes itself a child subreaper and kills the session and every orphan at
+// the end (zombie thread-group leaders included).
 //
 // The result comes back as frames on a dedicated pipe (see frames.go), the
 // user's stdout and stderr are drained into bounded head+tail buffers, and
-// the reason is decided from what the runner observed itself (its wall
-// clock, the exit status, the CPU time used) before anything the bootstrap
-// reported.
+// the reason is decided by classify, a pure function of what the runner
+// observed.
 //
-// What is trusted: the kernel (uid, namespaces, read-only mounts, rlimits)
-// is the boundary; the bootstrap's audit hook is defence in depth that
-// names the refused operation. The bootstrap shares its process with user
-// code, so code that walks Python frames can find the frame nonce and
-// forge a frame; that buys nothing the code could not do by setting
-// `result`, because Timeout, CPU, memory and crashes are decided here from
-// the exit status, and a refused operation's frame is written before the
-// code regains control.
+// Reasons come from evidence, never from the code's words. The code shares
+// its process with the bootstrap, so everything the bootstrap reports, and
+// every exit status or signal the code can give itself, is a claim. A
+// limit reason needs the kernel's own counters:
+//   - CPULimitExceeded: the CPU time wait4 accounted to python and what it
+//     reaped reaches the limit, or the run died as RLIMIT_CPU kills
+//     (SIGXCPU, SIGKILL, the bootstrap's exit 152 as PID 1) after at least
+//     half of it (the kernel checks the limit on tick-sampled time, wait4
+//     reports precise time, and a loaded VM makes them differ).
+//   - MemoryLimitExceeded, in order: an OOM kill counted by the run's
+//     cgroup (root) or the runner's own (in a Pod, the container's); a
+//     mapping larger than the whole limit, which the helper's seccomp
+//     filter hands to the runner (SECCOMP_RET_USER_NOTIF) and the runner
+//     refuses with ENOMEM, exactly as RLIMIT_AS would, and counts; the
+//     run's cgroup hitting its limit; a peak RSS (wait4) of at least half
+//     the limit. RLIMIT_AS refusals leave no counter, hence the filter
+//     and the peak. Except for the OOM kill, the code's own account of its
+//     failure (MemoryError, ENOMEM, an abort with an allocation message)
+//     must agree: it narrows what the evidence allows, never more.
+//
+// Otherwise the reason is RuntimeError with the exit status or signal:
+// os._exit(152), a self-sent SIGKILL or SIGXCPU, or "MemoryError" printed
+// before os.abort() are RuntimeErrors.
+//
+// What is trusted: the kernel (uid, namespaces, the new root, cgroup,
+// rlimits, seccomp) is the boundary; the bootstrap's audit hook is defence
+// in depth that names the refused operation, and code that finds it
+// through gc can disable it: writes it never sees (dir_fd, sqlite ATTACH
+// and VACUUM INTO, readline history, POSIX shm) are stopped by the
+// read-only root, as TestKernelBoundary proves with the hook off.
 package pyexec
 
 import (
@@ -41,14 +66,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"log/slog"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -165,9 +187,6 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// exitCPU is the bootstrap's exit status on SIGXCPU when it is PID 1.
-const exitCPU = 152
-
 // sandbox uids: one per run, never shared, so that RLIMIT_NPROC and
 // signals stay within the run.
 const uidBase = 1 << 30
@@ -188,6 +207,22 @@ func Run(ctx context.Context, o Options) result.ExecutionResult {
 	return res.WithDuration(start)
 }
 
+// run is the pipeline a reviewer reads top to bottom: prepare what the
+// child needs, start it in its sandbox, supervise it until it is gone,
+// and classify what was observed.
+func run(ctx context.Context, o Options) result.ExecutionResult {
+	p, fail := prepare(o)
+	if fail != nil {
+		return *fail
+	}
+	defer p.cleanup()
+	c, fail := start(p)
+	if fail != nil {
+		return *fail
+	}
+	return classify(supervise(ctx, p, c))
+}
+
 // outcome is everything the runner observed about one execution.
 type outcome struct {
 	setupErr            string // the helper failed before exec
@@ -197,8 +232,13 @@ type outcome struct {
 	exited              bool
 	exitCode            int
 	signal              syscall.Signal
-	cpu                 time.Duration // user+system time of python
-	oomKilled           bool          // the cgroup's oom_kill count grew
+	cpu                 time.Duration // user+system time of python and what it reaped (wait4)
+	maxRSS              int64         // peak resident set of python or what it reaped (wait4), bytes
+	memLimit            int64         // the memory limit, bytes
+	oomKills            int64         // OOM kills the kernel counted for the run (its cgroup, or the runner's own)
+	cgroupLimitHit      bool          // the run's memory cgroup hit its limit
+	bigAllocs           int           // mappings larger than the whole limit the kernel refused (seccomp)
+	bigAllocMax         int64         // the largest of them, bytes
 	channel             []byte
 	channelOverflow     bool
 	nonce               string
@@ -210,77 +250,120 @@ type outcome struct {
 	scratchBytes        int64
 }
 
-func run(ctx context.Context, o Options) result.ExecutionResult {
-	log := o.Logger
-	python := o.Python
-	if !strings.Contains(python, "/") {
-		p, err := exec.LookPath(python)
-		if err != nil {
-			return result.Failure(result.InvalidInput, fmt.Sprintf("python interpreter %q not found in PATH", python))
-		}
-		python = p
+// plan is one execution, prepared: the interpreter, the open inputs, the
+// scratch dir, the identity and limits of the sandbox and the task for the
+// bootstrap. Nothing has run yet.
+type plan struct {
+	o          Options
+	log        *slog.Logger
+	scratch    string
+	privileged bool // the runner is root: namespaces or at least a uid of its own
+	namespaces bool
+	uid, gid   int
+	cpuSoft    uint64
+	spec       sandboxchild.Spec
+	header     controlHeader
+	inputs     []*os.File
+	cgroup     *runCgroup // root only, where the host allows it
+	cleanups   []func()
+}
+
+func (p *plan) cleanup() {
+	for i := len(p.cleanups) - 1; i >= 0; i-- {
+		p.cleanups[i]()
 	}
-	if abs, err := filepath.Abs(python); err == nil {
-		python = abs
-	}
-	var inputFiles []*os.File
+}
+
+func failure(reason result.Reason, format string, a ...any) *result.ExecutionResult {
+	r := result.Failure(reason, fmt.Sprintf(format, a...))
+	return &r
+}
+
+// prepare checks the options and builds the plan; a bad option is an
+// InvalidInput result, a failure of the host an InternalError.
+func prepare(o Options) (p *plan, fail *result.ExecutionResult) {
+	p = &plan{o: o, log: o.Logger}
 	defer func() {
-		for _, f := range inputFiles {
-			f.Close()
+		if fail != nil {
+			p.cleanup()
 		}
 	}()
-	var inputHeader strings.Builder
+	python, fail := resolvePython(o.Python)
+	if fail != nil {
+		return p, fail
+	}
+	p.cleanups = append(p.cleanups, func() {
+		for _, f := range p.inputs {
+			f.Close()
+		}
+	})
+	var inputs []controlInput
 	for i, in := range o.Inputs {
 		format := strings.ToLower(in.Format)
 		if format == "" {
 			format = strings.TrimPrefix(strings.ToLower(filepath.Ext(in.Path)), ".")
 		}
 		if format != "csv" && format != "json" {
-			return result.Failure(result.InvalidInput, fmt.Sprintf("input %q: %s is neither .csv nor .json", in.Name, in.Path))
+			return p, failure(result.InvalidInput, "input %q: %s is neither .csv nor .json", in.Name, in.Path)
 		}
 		if in.Name == "" {
-			return result.Failure(result.InvalidInput, fmt.Sprintf("input %d has no name", i))
+			return p, failure(result.InvalidInput, "input %d has no name", i)
 		}
 		f, err := os.Open(in.Path)
 		if err != nil {
-			return result.Failure(result.InvalidInput, fmt.Sprintf("input %q: %v", in.Name, err))
+			return p, failure(result.InvalidInput, "input %q: %v", in.Name, err)
 		}
 		if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
 			f.Close()
-			return result.Failure(result.InvalidInput, fmt.Sprintf("input %q: %s is not a regular file", in.Name, in.Path))
+			return p, failure(result.InvalidInput, "input %q: %s is not a regular file", in.Name, in.Path)
 		}
-		inputFiles = append(inputFiles, f)
-		fmt.Fprintf(&inputHeader, "%d %s %s\n", sandboxchild.FDFirstIn+i, format, hex.EncodeToString([]byte(in.Name)))
+		p.inputs = append(p.inputs, f)
+		inputs = append(inputs, controlInput{FD: sandboxchild.FDFirstIn + i, Format: format, Name: in.Name})
 	}
 
 	scratch := o.ScratchDir
 	if scratch == "" {
 		d, err := os.MkdirTemp("", "cx-scratch-")
 		if err != nil {
-			return result.Failure(result.InternalError, fmt.Sprintf("creating the scratch dir: %v", err))
+			return p, failure(result.InternalError, "creating the scratch dir: %v", err)
 		}
-		defer os.RemoveAll(d)
+		p.cleanups = append(p.cleanups, func() { removeScratch(d) })
 		scratch = d
-	} else if err := os.MkdirAll(scratch, 0o700); err != nil {
-		return result.Failure(result.InvalidInput, fmt.Sprintf("scratch dir: %v", err))
+	} else {
+		if err := os.MkdirAll(scratch, 0o700); err != nil {
+			return p, failure(result.InvalidInput, "scratch dir: %v", err)
+		}
+		// What the run leaves there goes with it; what was there stays.
+		keep := listNames(scratch)
+		p.cleanups = append(p.cleanups, func() { emptyScratch(scratch, keep) })
 	}
 	if abs, err := filepath.Abs(scratch); err == nil {
 		scratch = abs
 	}
+	p.scratch = scratch
 
-	privileged := os.Geteuid() == 0
-	uid, gid := -1, -1
-	if privileged {
-		uid = allocUID()
-		gid = uid
+	p.privileged = os.Geteuid() == 0
+	p.uid, p.gid = -1, -1
+	if p.privileged {
+		p.uid = allocUID()
+		p.gid = p.uid
 	}
-	namespaces := privileged && !o.noNamespaces
+	p.namespaces = p.privileged && !o.noNamespaces
+	if p.privileged {
+		cg, err := newRunCgroup(o.MemoryBytes)
+		if err != nil {
+			p.log.Debug("Cannot create a memory cgroup for the run; shared memory is bounded only by the host", "err", err)
+		} else {
+			p.cgroup = cg
+			p.cleanups = append(p.cleanups, cg.remove)
+		}
+	}
 
-	cpuSoft := uint64(math.Ceil(o.CPUTime.Seconds()))
-	if cpuSoft < 1 {
-		cpuSoft = 1
+	p.cpuSoft = uint64(math.Ceil(o.CPUTime.Seconds()))
+	if p.cpuSoft < 1 {
+		p.cpuSoft = 1
 	}
-	spec := sandboxchild.Spec{
+	p.spec = sandboxchild.Spec{
 		Python: python,
 		Env: []string{
 			"PATH=/usr/local/bin:/usr/bin:/bin",
@@ -293,103 +376,146 @@ func run(ctx context.Context, o Options) result.ExecutionResult {
 			"MKL_NUM_THREADS=1",
 		},
 		Dir:          scratch,
-		UID:          uid,
-		GID:          gid,
+		UID:          p.uid,
+		GID:          p.gid,
 		ScratchBytes: o.ScratchBytes,
-		Inputs:       len(inputFiles),
+		Inputs:       len(p.inputs),
 		AS:           uint64(o.MemoryBytes),
-		CPUSoft:      cpuSoft,
-		CPUHard:      cpuSoft + 1,
+		CPUSoft:      p.cpuSoft,
+		CPUHard:      p.cpuSoft + 1,
 		FSize:        uint64(o.FileSizeBytes),
 		NProc:        uint64(o.MaxProcs),
 		NoFile:       uint64(o.MaxOpenFiles),
 	}
-
-	nonceBytes := make([]byte, 16)
-	_, _ = rand.Read(nonceBytes)
-	nonce := hex.EncodeToString(nonceBytes)
-	audit := "1"
-	if o.noAuditHook {
-		audit = "0"
+	if p.cgroup != nil {
+		p.spec.CgroupProcs = p.cgroup.procsFile()
 	}
-	control := fmt.Sprintf("CX1 %s %d %d %s %d %d %d\n%s\n%s%s", nonce, sandboxchild.FDChannel, o.MaxOutputBytes, audit,
-		len(inputFiles), o.MaxOpenFiles, len(bootstrap.Convert), hex.EncodeToString([]byte(scratch)), inputHeader.String(),
-		bootstrap.Convert)
 
-	oomBefore := readOOMKills()
-	var (
-		cmd     *exec.Cmd
-		pipes   *childPipes
-		started bool
-	)
-	for attempt := 0; attempt < 2 && !started; attempt++ {
-		if !namespaces {
-			if privileged {
-				if err := os.Chown(scratch, uid, gid); err != nil {
-					return result.Failure(result.InternalError, fmt.Sprintf("giving the scratch dir to the sandbox uid: %v", err))
-				}
-			} else {
-				if err := becomeSubreaper(); err != nil {
-					log.Debug("Cannot become a child subreaper; orphans of user code may outlive the run", "err", err)
-				}
-				dumpableOnce.Do(func() {
-					// Same uid as user code: keep /proc/<runner>/environ
-					// and ptrace out of its reach.
-					_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-				})
-				spec.NProc = uint64(countUserTasks(os.Getuid()) + o.MaxProcs)
+	nonce := make([]byte, 16)
+	_, _ = rand.Read(nonce)
+	p.header = controlHeader{
+		Nonce:        hex.EncodeToString(nonce),
+		ChannelFD:    sandboxchild.FDChannel,
+		MaxOutput:    o.MaxOutputBytes,
+		Audit:        !o.noAuditHook,
+		MaxOpenFiles: o.MaxOpenFiles,
+		Scratch:      scratch,
+		Inputs:       inputs,
+		Convert:      bootstrap.Convert,
+	}
+	return p, nil
+}
+
+func resolvePython(python string) (string, *result.ExecutionResult) {
+	if !strings.Contains(python, "/") {
+		found, err := exec.LookPath(python)
+		if err != nil {
+			return "", failure(result.InvalidInput, "python interpreter %q not found in PATH", python)
+		}
+		python = found
+	}
+	if abs, err := filepath.Abs(python); err == nil {
+		python = abs
+	}
+	return python, nil
+}
+
+// child is the started sandbox helper (python once it execs).
+type child struct {
+	cmd        *exec.Cmd
+	pipes      *childPipes
+	pid        int
+	since      uint64 // start time in clock ticks, to tell its orphans apart
+	namespaces bool
+}
+
+// start starts the helper in its sandbox. Where namespaces cannot be
+// created (a container without CAP_SYS_ADMIN), root falls back to a uid of
+// its own without them.
+func start(p *plan) (*child, *result.ExecutionResult) {
+	for {
+		if !p.namespaces {
+			if fail := p.prepareWithoutNamespaces(); fail != nil {
+				return nil, fail
 			}
 		}
-		spec.Namespaces = namespaces
-		var err error
-		pipes, err = newChildPipes()
+		p.spec.Namespaces = p.namespaces
+		pipes, err := newChildPipes()
 		if err != nil {
-			return result.Failure(result.InternalError, fmt.Sprintf("creating pipes: %v", err))
+			return nil, failure(result.InternalError, "creating pipes: %v", err)
 		}
-		specJSON, _ := json.Marshal(spec)
-		cmd = &exec.Cmd{
+		specJSON, _ := json.Marshal(p.spec)
+		cmd := &exec.Cmd{
 			Path:   "/proc/self/exe",
 			Args:   []string{"codeexec-pyexec-helper"},
 			Env:    []string{sandboxchild.Env + "=" + string(specJSON)},
 			Stdout: pipes.outW,
 			Stderr: pipes.errW,
 			ExtraFiles: append([]*os.File{pipes.ctrlR, pipes.chanW, pipes.statW},
-				inputFiles...),
+				p.inputs...),
 			SysProcAttr: &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL},
 		}
-		if namespaces {
+		if p.namespaces {
 			cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWPID | syscall.CLONE_NEWNS | syscall.CLONE_NEWNET |
 				syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
 		}
 		if err := cmd.Start(); err != nil {
 			pipes.closeAll()
-			if namespaces && (errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSPC)) {
-				log.Debug("Cannot create namespaces for python; running it without them", "err", err)
-				namespaces = false
+			if p.namespaces && (errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSPC)) {
+				p.log.Debug("Cannot create namespaces for python; running it without them", "err", err)
+				p.namespaces = false
 				continue
 			}
-			return result.Failure(result.InternalError, fmt.Sprintf("starting the sandbox helper: %v", err))
+			return nil, failure(result.InternalError, "starting the sandbox helper: %v", err)
 		}
-		started = true
+		if p.namespaces {
+			p.log.Debug("Running python in its own PID, mount and network namespaces", "uid", p.uid)
+		} else if !p.privileged {
+			p.log.Debug("No privilege to isolate python; relying on the Pod's isolation (non-root uid, no network, read-only root filesystem) and the rlimits")
+		}
+		c := &child{cmd: cmd, pipes: pipes, pid: cmd.Process.Pid, namespaces: p.namespaces}
+		registerChild(c.pid)
+		if st, ok := readStat(c.pid); ok {
+			c.since = st.start
+		}
+		pipes.closeChildEnds()
+		return c, nil
 	}
-	if !started {
-		return result.Failure(result.InternalError, "starting the sandbox helper failed")
-	}
-	if namespaces {
-		log.Debug("Running python in its own PID, mount and network namespaces", "uid", uid)
-	} else if !privileged {
-		log.Debug("No privilege to isolate python; relying on the Pod's isolation (non-root uid, no network, read-only root filesystem) and the rlimits")
-	}
-	pid := cmd.Process.Pid
-	registerChild(pid)
-	var since uint64
-	if st, ok := readStat(pid); ok {
-		since = st.start
-	}
-	pipes.closeChildEnds()
+}
 
-	out := &outcome{nonce: nonce, pid1: namespaces, timeout: o.Timeout, cpuSoft: time.Duration(cpuSoft) * time.Second,
-		maxOutput: o.MaxOutputBytes, fileSize: o.FileSizeBytes, scratchBytes: o.ScratchBytes}
+// prepareWithoutNamespaces readies the host for a run without namespaces:
+// as root, the scratch dir goes to the run's uid; without privilege the
+// runner becomes a subreaper so that orphans of user code come back to it.
+func (p *plan) prepareWithoutNamespaces() *result.ExecutionResult {
+	if p.privileged {
+		if err := os.Chown(p.scratch, p.uid, p.gid); err != nil {
+			return failure(result.InternalError, "giving the scratch dir to the sandbox uid: %v", err)
+		}
+		return nil
+	}
+	if err := becomeSubreaper(); err != nil {
+		p.log.Debug("Cannot become a child subreaper; orphans of user code may outlive the run", "err", err)
+	}
+	dumpableOnce.Do(func() {
+		// Same uid as user code: keep /proc/<runner>/environ and ptrace
+		// out of its reach.
+		_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	})
+	p.spec.NProc = uint64(countUserTasks(os.Getuid()) + p.o.MaxProcs)
+	return nil
+}
+
+// supervise feeds the child its task, drains its streams and its result
+// channel into bounded buffers, enforces the wall clock, the flood and
+// scratch limits and cancellation, waits for it and kills whatever it left.
+// It returns what it observed.
+func supervise(ctx context.Context, p *plan, c *child) *outcome {
+	o := p.o
+	out := &outcome{nonce: p.header.Nonce, pid1: c.namespaces, timeout: o.Timeout,
+		cpuSoft:   time.Duration(p.cpuSoft) * time.Second,
+		maxOutput: o.MaxOutputBytes, fileSize: o.FileSizeBytes, scratchBytes: o.ScratchBytes,
+		memLimit: o.MemoryBytes}
+	oomBefore := readOOMKills()
 
 	var killMu sync.Mutex
 	exited := false
@@ -399,9 +525,9 @@ func run(ctx context.Context, o Options) result.ExecutionResult {
 		if exited {
 			return
 		}
-		_ = cmd.Process.Kill() // pidfd-based: never a recycled pid
-		if !namespaces {
-			killTree(pid, uid, since)
+		_ = c.cmd.Process.Kill() // pidfd-based: never a recycled pid
+		if !c.namespaces {
+			killTree(c.pid, p.uid, c.since)
 		}
 	}
 	var floodOnce sync.Once
@@ -417,18 +543,26 @@ func run(ctx context.Context, o Options) result.ExecutionResult {
 	out.stderr = newCapBuffer(o.MaxStreamBytes, floodLimit, flood("stderr"))
 	channel := &limitedBuffer{max: int(o.MaxOutputBytes) + 64<<10}
 
+	pipes := c.pipes
 	var drains sync.WaitGroup
 	drains.Add(3)
 	go func() { defer drains.Done(); drain(out.stdout, pipes.outR) }()
 	go func() { defer drains.Done(); drain(out.stderr, pipes.errR) }()
 	go func() { defer drains.Done(); drain(channel, pipes.chanR) }()
 	statusCh := make(chan []byte, 1)
+	stop := make(chan struct{})
+	allocs := &bigAllocs{}
+	var filterDone sync.WaitGroup
 	go func() {
-		b, _ := io.ReadAll(io.LimitReader(pipes.statR, 4096))
+		b, listener := readStatus(pipes.statR)
+		if listener != nil {
+			filterDone.Add(1)
+			go func() { defer filterDone.Done(); serveMemoryFilter(listener, stop, allocs) }()
+		}
 		statusCh <- b
 	}()
 	go func() {
-		_, _ = io.WriteString(pipes.ctrlW, control)
+		_, _ = pipes.ctrlW.Write(p.header.encode())
 		_, _ = pipes.ctrlW.Write(o.Code)
 		pipes.ctrlW.Close()
 	}()
@@ -438,7 +572,6 @@ func run(ctx context.Context, o Options) result.ExecutionResult {
 	if !o.NoWallClock {
 		timer = time.AfterFunc(o.Timeout, func() { timedOut.Store(true); kill() })
 	}
-	stop := make(chan struct{})
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -447,11 +580,12 @@ func run(ctx context.Context, o Options) result.ExecutionResult {
 		case <-stop:
 		}
 	}()
-	if !namespaces {
-		go watchScratch(scratch, o.ScratchBytes, stop, func() { scratchOver.Store(true); kill() })
+	if !c.namespaces {
+		pids := func() []int { return runPids(c.pid, p.uid, p.cgroup) }
+		go watchScratch(p.scratch, o.ScratchBytes, pids, stop, func() { scratchOver.Store(true); kill() })
 	}
 
-	state, werr := cmd.Process.Wait()
+	state, werr := c.cmd.Process.Wait()
 	killMu.Lock()
 	exited = true
 	killMu.Unlock()
@@ -459,14 +593,19 @@ func run(ctx context.Context, o Options) result.ExecutionResult {
 	if timer != nil {
 		timer.Stop()
 	}
-	unregisterChild(pid)
-	if !namespaces {
-		// Whatever user code left behind dies with the run.
-		killTree(pid, uid, since)
+	unregisterChild(c.pid)
+	// Whatever user code left behind dies with the run.
+	if p.cgroup != nil {
+		p.cgroup.kill()
+	}
+	if !c.namespaces {
+		killTree(c.pid, p.uid, c.since)
 	}
 	waitDrains(&drains, pipes, 3*time.Second)
 	status := <-statusCh
+	filterDone.Wait()
 	pipes.closeParentEnds()
+	out.bigAllocs, out.bigAllocMax = allocs.get()
 
 	out.timedOut = timedOut.Load()
 	out.cancelled = cancelled.Load()
@@ -486,16 +625,21 @@ func run(ctx context.Context, o Options) result.ExecutionResult {
 		}
 		if ru, ok := state.SysUsage().(*syscall.Rusage); ok {
 			out.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+			out.maxRSS = ru.Maxrss << 10
 		}
 	}
 	if out.exited && out.exitCode == sandboxchild.ExitHelper && len(status) > 0 {
 		out.setupErr = string(status)
 	}
-	if oomBefore >= 0 {
-		out.oomKilled = readOOMKills() > oomBefore
+	if p.cgroup != nil {
+		out.cgroupLimitHit, out.oomKills = p.cgroup.evidence()
+	} else if oomBefore >= 0 {
+		if n := readOOMKills(); n > oomBefore {
+			out.oomKills = n - oomBefore
+		}
 	}
 	out.channel, out.channelOverflow = channel.bytes()
-	return classify(out)
+	return out
 }
 
 type childPipes struct {
@@ -504,7 +648,14 @@ type childPipes struct {
 
 func newChildPipes() (*childPipes, error) {
 	p := &childPipes{}
-	for _, pair := range [][2]**os.File{{&p.ctrlR, &p.ctrlW}, {&p.chanR, &p.chanW}, {&p.statR, &p.statW}, {&p.outR, &p.outW}, {&p.errR, &p.errW}} {
+	// The status channel is a socket: it carries the helper's errors and
+	// the memory filter's listener (SCM_RIGHTS).
+	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	p.statR, p.statW = os.NewFile(uintptr(sp[0]), "status-r"), os.NewFile(uintptr(sp[1]), "status-w")
+	for _, pair := range [][2]**os.File{{&p.ctrlR, &p.ctrlW}, {&p.chanR, &p.chanW}, {&p.outR, &p.outW}, {&p.errR, &p.errW}} {
 		r, w, err := os.Pipe()
 		if err != nil {
 			p.closeAll()
@@ -541,68 +692,4 @@ func waitDrains(wg *sync.WaitGroup, p *childPipes, d time.Duration) {
 		closeFiles(p.outR, p.errR, p.chanR)
 		<-done
 	}
-}
-
-// watchScratch stops the run when the scratch dir grows over limit (the
-// tmpfs size does it in the namespace sandbox; in the Pod the emptyDir's
-// sizeLimit backs it up).
-func watchScratch(dir string, limit int64, stop <-chan struct{}, over func()) {
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
-		var total int64
-		_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return nil
-			}
-			if info, err := d.Info(); err == nil {
-				if st, ok := info.Sys().(*syscall.Stat_t); ok {
-					total += st.Blocks * 512
-				} else {
-					total += info.Size()
-				}
-			}
-			return nil
-		})
-		if total > limit {
-			over()
-			return
-		}
-	}
-}
-
-// readOOMKills returns the oom_kill count of this process's cgroup (v2),
-// or -1 when it cannot be read.
-func readOOMKills() int64 {
-	b, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		return -1
-	}
-	var path string
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "0::"); ok {
-			path = rest
-		}
-	}
-	if path == "" {
-		return -1
-	}
-	ev, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", path, "memory.events"))
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(ev), "\n") {
-		if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
-			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err == nil {
-				return n
-			}
-		}
-	}
-	return -1
 }

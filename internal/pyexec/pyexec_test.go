@@ -158,3 +158,13 @@ func TestSiteOnDemand(t *testing.T) {
 		}
 	}
 }
+
+// TestControlHeader pins the wire form bootstrap.py parses.
+func TestControlHeader(t *testing.T) {
+	h := controlHeader{Nonce: "ab12", ChannelFD: 4, MaxOutput: 100, Audit: true, MaxOpenFiles: 256,
+		Scratch: "/tmp/s\nx", Inputs: []controlInput{{FD: 6, Format: "csv", Name: "a b"}}, Convert: "CONV"}
+	want := "CX1 ab12 4 100 1 1 256 4\n" + "2f746d702f730a78\n" + "6 csv 612062\n" + "CONV"
+	if got := string(h.encode()); got != want {
+		t.Errorf("encode:\n got %q\nwant %q", got, want)
+	}
+}

@@ -124,14 +124,18 @@ func killTree(sid, uid int, since uint64) {
 			if !match {
 				continue
 			}
-			if st.state == 'Z' {
+			// A thread-group leader that called exit (SYS_exit, not
+			// exit_group) shows as a zombie while its other threads run:
+			// the signal still kills the whole group. Only a group with no
+			// thread left is dead already.
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			if st.state == 'Z' && liveThreads(pid) == 0 {
 				if adopted {
 					var ws syscall.WaitStatus
 					_, _ = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
 				}
-				continue // a zombie is dead already; its parent reaps it
+				continue // its parent reaps it
 			}
-			_ = syscall.Kill(pid, syscall.SIGKILL)
 			found = true
 		}
 		if !found {
@@ -165,4 +169,58 @@ func countUserTasks(uid int) int {
 		}
 	}
 	return n
+}
+
+// liveThreads counts the threads of pid that are not zombies.
+func liveThreads(pid int) int {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	d, err := os.Open(dir)
+	if err != nil {
+		return 0
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	n := 0
+	for _, tid := range names {
+		b, err := os.ReadFile(dir + "/" + tid + "/stat")
+		if err != nil {
+			continue
+		}
+		if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X' {
+			n++
+		}
+	}
+	return n
+}
+
+// runPids lists the processes of a run without namespaces: its cgroup's
+// members when it has one, else python's session, the run's uid (root)
+// and the orphans adopted by this subreaper.
+func runPids(sid, uid int, cg *runCgroup) []int {
+	if cg != nil {
+		return cg.pids()
+	}
+	self := os.Getpid()
+	var out []int
+	for _, pid := range listPids() {
+		if pid == self {
+			continue
+		}
+		st, ok := readStat(pid)
+		if !ok {
+			continue
+		}
+		match := st.sid == sid || (st.ppid == self && !isOwnChild(pid))
+		if !match && uid >= 0 {
+			if fi, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+				if sys, ok := fi.Sys().(*syscall.Stat_t); ok && int(sys.Uid) == uid {
+					match = true
+				}
+			}
+		}
+		if match {
+			out = append(out, pid)
+		}
+	}
+	return out
 }

@@ -3,8 +3,10 @@ package result
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -74,4 +76,79 @@ func TestTruncateUTF8(t *testing.T) {
 	if got := TruncateUTF8("héllo", 2); got != "h" {
 		t.Errorf("TruncateUTF8 split a rune: %q", got)
 	}
+}
+
+// TestEncodeInvalidUTF8: json.Valid accepts raw invalid bytes inside a
+// string, and the payload is spliced in unchanged; the line must be valid
+// UTF-8 whatever the payload holds.
+func TestEncodeInvalidUTF8(t *testing.T) {
+	for _, payload := range []string{"\"\xff\"", "{\"k\xfe\":\"\xc0\xaf\"}", "[\"ok\",\"\xed\xa0\x80\"]"} {
+		line := Encode(Success(json.RawMessage(payload)))
+		if !utf8.Valid(line) || !json.Valid(line) {
+			t.Errorf("Encode(%q) = %q: not valid UTF-8 JSON", payload, line)
+		}
+	}
+}
+
+// hostileMessages are the worst cases for a summary: characters that
+// json.Marshal escapes to six bytes, invalid UTF-8, long runes.
+var hostileMessages = []string{
+	strings.Repeat("<", 5000),
+	strings.Repeat("\xff", 5000),
+	strings.Repeat("\x01", 5000),
+	strings.Repeat("\u2028", 3000),
+	strings.Repeat("&>\"\\", 2000),
+	strings.Repeat("𝄞", 3000),
+	strings.Repeat("a", 1023) + "<<<<<<",
+}
+
+// TestSummaryFits proves a termination summary fits the kubelet's 4096
+// bytes as encoded, for the worst messages and random mixes of their
+// characters.
+func TestSummaryFits(t *testing.T) {
+	check := func(msg string) {
+		t.Helper()
+		r := Failure(RuntimeError, msg)
+		r.DurationMillis = 1<<63 - 1
+		s := Summarize(r, []byte(msg))
+		b := s.Encode()
+		if len(b) > MaxSummaryBytes || !utf8.Valid(b) || !json.Valid(b) {
+			t.Fatalf("summary of %d-byte message %.40q is %d bytes (valid %v)", len(msg), msg, len(b), json.Valid(b))
+		}
+		if m, _ := json.Marshal(s); !bytes.Equal(m, b) {
+			t.Fatalf("Encode differs from json.Marshal")
+		}
+		if len(msg) > 0 && s.Message == "" {
+			t.Fatalf("the whole message was dropped for %.40q", msg)
+		}
+	}
+	for _, m := range hostileMessages {
+		check(m)
+	}
+	alphabet := []string{"<", ">", "&", "\xff", "\x00", "\n", "\"", "\\", "\u2028", "é", "𝄞", "a", "\xe2\x82"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 2000; i++ {
+		var b strings.Builder
+		for n := rng.IntN(6000); n > 0; n-- {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		check(b.String())
+	}
+	// A reason from outside the vocabulary cannot inflate it either.
+	long := Summarize(ExecutionResult{Reason: Reason(strings.Repeat("<", 9000)), Message: "m"}, nil)
+	if b := long.Encode(); len(b) > MaxSummaryBytes || long.Reason != InternalError {
+		t.Fatalf("a foreign reason passed: %d bytes, %q", len(b), long.Reason)
+	}
+}
+
+func FuzzSummaryFits(f *testing.F) {
+	for _, m := range hostileMessages {
+		f.Add(m)
+	}
+	f.Fuzz(func(t *testing.T, msg string) {
+		b := Summarize(Failure(RuntimeError, msg), []byte(msg)).Encode()
+		if len(b) > MaxSummaryBytes || !utf8.Valid(b) || !json.Valid(b) {
+			t.Fatalf("summary is %d bytes", len(b))
+		}
+	})
 }

@@ -5,12 +5,19 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"strings"
 	"unicode/utf8"
 )
 
-// MaxSummaryMessage bounds Summary.Message so that a Summary always fits
-// the kubelet's 4 KiB termination-message limit.
+// MaxSummaryMessage bounds Summary.Message in bytes before encoding.
 const MaxSummaryMessage = 1024
+
+// MaxSummaryBytes is the kubelet's limit on a termination message (4096
+// bytes, counted on the file as written). A Summary's JSON encoding never
+// exceeds it: the message is cut by its encoded length, not its raw one,
+// because json.Marshal turns one byte into up to six (`<` is \u003c, an
+// invalid UTF-8 byte is \ufffd).
+const MaxSummaryBytes = 4096
 
 // Summary is what the runner writes to the Pod's termination message: small
 // enough for the 4 KiB limit, and enough for the controller to check the
@@ -31,14 +38,51 @@ type Summary struct {
 // is line.
 func Summarize(r ExecutionResult, line []byte) Summary {
 	sum := sha256.Sum256(line)
-	return Summary{
+	s := Summary{
 		Succeeded:      r.Succeeded,
 		Reason:         r.Reason,
-		Message:        TruncateUTF8(r.Message, MaxSummaryMessage),
 		DurationMillis: r.DurationMillis,
 		Size:           int64(len(line)),
 		SHA256:         hex.EncodeToString(sum[:]),
 	}
+	if !IsRunnerReason(s.Reason) {
+		s.Reason = InternalError
+	}
+	msg := TruncateUTF8(strings.ToValidUTF8(r.Message, "\uFFFD"), MaxSummaryMessage)
+	// Cut the message by its encoded size: the rest of the summary is
+	// bounded (a reason of the vocabulary, numbers, a hex digest), so the
+	// room left for the message is known exactly.
+	base, _ := json.Marshal(s)
+	room := MaxSummaryBytes - len(base)
+	if encodedLen(msg) > room {
+		runes := []rune(msg)
+		lo, hi := 0, len(runes) // the longest prefix that fits is in [lo, hi)
+		for lo < hi {
+			mid := (lo + hi + 1) / 2
+			if encodedLen(string(runes[:mid])) <= room {
+				lo = mid
+			} else {
+				hi = mid - 1
+			}
+		}
+		msg = string(runes[:lo])
+	}
+	s.Message = msg
+	return s
+}
+
+// Encode returns the summary's JSON, at most MaxSummaryBytes long when s
+// came from Summarize.
+func (s Summary) Encode() []byte {
+	b, _ := json.Marshal(s)
+	return b
+}
+
+// encodedLen is the number of bytes json.Marshal adds for s as a string
+// value beyond the empty string's two quotes.
+func encodedLen(s string) int {
+	b, _ := json.Marshal(s)
+	return len(b) - 2
 }
 
 // Encode returns the line of JSON (without newline) for r. The result
@@ -51,6 +95,13 @@ func Encode(r ExecutionResult) []byte {
 	r.Result = nil
 	if payload != nil && !json.Valid(payload) {
 		r, payload = Failure(InternalError, "runner produced a result that is not valid JSON"), nil
+	}
+	if payload != nil && !utf8.Valid(payload) {
+		// json.Valid accepts invalid UTF-8 inside strings, and the payload
+		// is spliced in as it is: make the line valid UTF-8 by
+		// construction. Outside strings an invalid byte is invalid JSON, so
+		// only string contents change, to what a decoder would read anyway.
+		payload = bytes.ToValidUTF8(payload, []byte("\uFFFD"))
 	}
 	b, err := json.Marshal(r)
 	if err != nil {

@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -48,13 +47,22 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return ExitUsage
 	}
 	c, termLog, err := parseRun(args[1:], stdin, stderr)
-	if err != nil {
+	var res result.ExecutionResult
+	var bad *inputError
+	switch {
+	case errors.As(err, &bad):
+		// The command line was right but what it names is not: the code
+		// or the task is too big or unreadable. That is the execution's
+		// outcome, reported like any other (and summarised in a Pod).
+		res = result.Failure(result.InvalidInput, bad.Error())
+	case err != nil:
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(stderr, "runner: %v\n%s", err, usage)
 		}
 		return ExitUsage
+	default:
+		res = Run(ctx, c)
 	}
-	res := Run(ctx, c)
 	line := result.Encode(res)
 	if _, err := stdout.Write(append(line, '\n')); err != nil {
 		fmt.Fprintf(stderr, "runner: writing the result: %v\n", err)
@@ -66,6 +74,16 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	}
 	return res.ExitCode()
 }
+
+// inputError is a problem with the code or the task a well-formed command
+// line names (too big, unreadable, malformed): an InvalidInput result, not
+// a usage error.
+type inputError struct{ err error }
+
+func (e *inputError) Error() string { return e.err.Error() }
+func (e *inputError) Unwrap() error { return e.err }
+
+func badInput(format string, a ...any) error { return &inputError{fmt.Errorf(format, a...)} }
 
 func parseRun(args []string, stdin io.Reader, stderr io.Writer) (Config, string, error) {
 	fs := flag.NewFlagSet("runner run", flag.ContinueOnError)
@@ -110,7 +128,7 @@ func parseRun(args []string, stdin io.Reader, stderr io.Writer) (Config, string,
 	if taskDir != "" {
 		tc, err := LoadTask(taskDir, MaxCodeBytes)
 		if err != nil {
-			return Config{}, "", fmt.Errorf("--task-dir: %w", err)
+			return Config{}, termLog, badInput("--task-dir: %w", err)
 		}
 		tc.ScratchDir = c.ScratchDir
 		tc.Python = c.Python
@@ -142,26 +160,22 @@ func parseRun(args []string, stdin io.Reader, stderr io.Writer) (Config, string,
 	if file != "" {
 		f, err := os.Open(file)
 		if err != nil {
-			return Config{}, "", fmt.Errorf("--file: %w", err)
+			return Config{}, termLog, badInput("--file: %w", err)
 		}
 		defer f.Close()
 		r = f
 	}
 	code, err := io.ReadAll(io.LimitReader(r, MaxCodeBytes+1))
 	if err != nil {
-		return Config{}, "", fmt.Errorf("reading the code: %w", err)
+		return Config{}, termLog, badInput("reading the code: %w", err)
 	}
 	if len(code) > MaxCodeBytes {
-		return Config{}, "", fmt.Errorf("the code is over %d bytes", MaxCodeBytes)
+		return Config{}, termLog, badInput("the code is over the runner's limit of %d bytes", MaxCodeBytes)
 	}
 	c.Code = code
 	return c, termLog, nil
 }
 
 func writeSummary(path string, res result.ExecutionResult, line []byte) error {
-	b, err := json.Marshal(result.Summarize(res, line))
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, b, 0o644)
+	return os.WriteFile(path, result.Summarize(res, line).Encode(), 0o644)
 }

@@ -69,6 +69,11 @@ type Config struct {
 	AllowSystemSchemas bool
 	// AllowShow lets SQL run SHOW, DESCRIBE and EXPLAIN.
 	AllowShow bool
+	// AllowedEndpoints, when not nil, are the only host:port addresses the
+	// DSN may name; anything else is refused before connecting. A task
+	// always sets it (empty allows nothing); nil, on the command line,
+	// checks nothing.
+	AllowedEndpoints []string
 	// NoWallClock disables the runner's own wall clock (tests of the
 	// Job's activeDeadlineSeconds use it).
 	NoWallClock bool

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,7 +55,8 @@ func TestRunPythonThroughCLI(t *testing.T) {
 	corpus := corpusDir(t)
 	secret := "cx-secret-runner-cli-test"
 	t.Setenv("CX_SECRET", secret)
-	common := []string{"--language", "python", "--python", testPython, "--timeout", "10s", "--cpu-time", "5s", "--memory", "2Gi",
+	// Limits no ok program can meet on a slow or loaded machine.
+	common := []string{"--language", "python", "--python", testPython, "--timeout", "5m", "--cpu-time", "60s", "--memory", "2Gi",
 		"--input", "orders=" + filepath.Join(corpus, "data", "orders.csv"),
 		"--input", "customers=" + filepath.Join(corpus, "data", "customers.csv")}
 
@@ -91,5 +93,66 @@ func TestRunPythonThroughCLI(t *testing.T) {
 	res, code = runCLI(t, "result = 'x' * 5000", "--language", "python", "--python", testPython, "--max-output-bytes", "1000")
 	if code != ExitFailed || res.Reason != result.OutputLimitExceeded {
 		t.Errorf("big result: exit %d, %s: %s", code, res.Reason, res.Message)
+	}
+}
+
+// TestOversizedAndUnreadableCode: a well-formed command line whose code is
+// over the runner's limit or cannot be read is an InvalidInput result with
+// exit status 1 (and a summary in a Pod), never a usage error without JSON.
+func TestOversizedAndUnreadableCode(t *testing.T) {
+	dir := t.TempDir()
+	big := strings.Repeat("SELECT 1 UNION ALL ", MaxCodeBytes/19+10)
+	bigFile := filepath.Join(dir, "big.jsx")
+	if err := os.WriteFile(bigFile, []byte(big), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	unreadable := filepath.Join(dir, "unreadable")
+	if err := os.Mkdir(unreadable, 0o755); err != nil { // reading a directory fails
+		t.Fatal(err)
+	}
+	taskDir := filepath.Join(dir, "task")
+	_ = os.Mkdir(taskDir, 0o755)
+	_ = os.WriteFile(filepath.Join(taskDir, TaskFile), []byte(`{"language":"sql","timeoutSeconds":5}`), 0o644)
+	_ = os.WriteFile(filepath.Join(taskDir, CodeFile), []byte(big), 0o644)
+	badTask := filepath.Join(dir, "badtask")
+	_ = os.Mkdir(badTask, 0o755)
+	_ = os.WriteFile(filepath.Join(badTask, TaskFile), []byte(`{"language":`), 0o644)
+	termLog := filepath.Join(dir, "termination-log")
+	cases := map[string]struct {
+		stdin string
+		args  []string
+	}{
+		"5 MB SQL on stdin": {stdin: big, args: []string{"--language", "sql", "--dry-run"}},
+		"5 MB JSX file":     {args: []string{"--language", "jsx", "--file", bigFile}},
+		"5 MB python":       {stdin: big, args: []string{"--language", "python"}},
+		"missing file":      {args: []string{"--language", "python", "--file", filepath.Join(dir, "nope.py")}},
+		"directory as file": {args: []string{"--language", "jsx", "--file", unreadable}},
+		"task code too big": {args: []string{"--task-dir", taskDir, "--termination-log", termLog}},
+		"malformed task":    {args: []string{"--task-dir", badTask, "--termination-log", termLog}},
+		"missing task dir":  {args: []string{"--task-dir", filepath.Join(dir, "none"), "--termination-log", termLog}},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			_ = os.Remove(termLog)
+			res, code := runCLI(t, c.stdin, c.args...)
+			if res.Reason != result.InvalidInput || code != ExitFailed {
+				t.Errorf("%s exit %d, want InvalidInput exit %d: %s", res.Reason, code, ExitFailed, res.Message)
+			}
+			if slices.Contains(c.args, "--termination-log") {
+				b, err := os.ReadFile(termLog)
+				var s result.Summary
+				if err != nil || json.Unmarshal(b, &s) != nil || s.Reason != result.InvalidInput {
+					t.Errorf("no InvalidInput summary in the termination log: %v %s", err, b)
+				}
+			}
+		})
+	}
+}
+
+// TestUsageErrorsStayUsage: a wrong command line is still exit 2.
+func TestUsageErrorsStayUsage(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := Main(context.Background(), []string{"run", "--language", "cobol"}, strings.NewReader(""), &out, &errb); code != ExitUsage || out.Len() != 0 {
+		t.Errorf("exit %d, stdout %q", code, out.String())
 	}
 }

@@ -31,6 +31,9 @@ type Task struct {
 	DSNFile            string   `json:"dsnFile,omitempty"`
 	AllowSystemSchemas bool     `json:"allowSystemSchemas,omitempty"`
 	AllowShow          bool     `json:"allowShow,omitempty"`
+	// AllowedEndpoints are the host:port addresses the ExecutionPolicy
+	// declares for the datasource; the DSN must name one of them.
+	AllowedEndpoints []string `json:"allowedEndpoints,omitempty"`
 }
 
 // Config converts t and the code into a Config.
@@ -47,6 +50,8 @@ func (t Task) Config(code []byte) Config {
 		DSNFile:            t.DSNFile,
 		AllowSystemSchemas: t.AllowSystemSchemas,
 		AllowShow:          t.AllowShow,
+		// Never nil from a task: an absent list allows no endpoint.
+		AllowedEndpoints: append([]string{}, t.AllowedEndpoints...),
 	}
 }
 

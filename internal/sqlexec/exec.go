@@ -41,6 +41,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/codeexec/codeexec-operator/internal/result"
+	"github.com/codeexec/codeexec-operator/internal/sqlguard"
 )
 
 // SQLMode is the session sql_mode every statement runs under.
@@ -89,6 +90,10 @@ type Result struct {
 type Error struct {
 	Reason  result.Reason
 	Message string
+	// Unkillable says the server went on running the statement after the
+	// executor killed its query and its connection: an administrator must
+	// look at the server (the runner logs it on stderr).
+	Unkillable bool
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -98,25 +103,139 @@ func (e *Error) Error() string { return e.Message }
 func ReadDSNFile(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", &Error{result.InvalidInput, "cannot open the DSN file"}
+		return "", &Error{Reason: result.InvalidInput, Message: "cannot open the DSN file"}
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxDSNFile+1))
 	if err != nil {
-		return "", &Error{result.InvalidInput, "cannot read the DSN file"}
+		return "", &Error{Reason: result.InvalidInput, Message: "cannot read the DSN file"}
 	}
 	if len(b) > maxDSNFile {
-		return "", &Error{result.InvalidInput, fmt.Sprintf("the DSN file is over %d bytes", maxDSNFile)}
+		return "", &Error{Reason: result.InvalidInput, Message: fmt.Sprintf("the DSN file is over %d bytes", maxDSNFile)}
 	}
 	dsn := strings.TrimSpace(string(b))
 	if dsn == "" {
-		return "", &Error{result.InvalidInput, "the DSN file is empty"}
+		return "", &Error{Reason: result.InvalidInput, Message: "the DSN file is empty"}
 	}
 	return dsn, nil
 }
 
-// Execute runs query (already guarded) on the datasource dsn.
+// Execute runs query, which the caller already guarded, on the datasource
+// dsn. The runner uses ExecuteGuarded, which guards for the server reached.
 func Execute(ctx context.Context, dsn, query string, o Options) (*Result, error) {
+	return execute(ctx, dsn, o, func(context.Context, *sql.Conn, string) (string, bool, error) {
+		return query, o.LimitClamped, nil
+	})
+}
+
+// ExecuteGuarded guards code for the server the datasource actually
+// serves, and runs what the guard sends. Before anything of the code runs
+// it learns, with its own trusted queries on the same connection:
+//   - the server's flavor and version (VERSION()): the guard's function
+//     allow-list is that dialect's built-ins (sqlguard.Dialect);
+//   - the server's character sets and collations
+//     (information_schema.COLLATIONS): the closed set for the names the
+//     guard prints unquoted;
+//   - the stored routines of the database (information_schema.ROUTINES):
+//     a statement that calls a function of the same name as one of them is
+//     refused (SecurityViolation), whatever the allow-list says.
+//
+// A refusal is returned as the guard's *sqlguard.Refusal.
+func ExecuteGuarded(ctx context.Context, dsn, code string, p sqlguard.Policy, o Options) (*Result, error) {
+	return execute(ctx, dsn, o, func(ctx context.Context, conn *sql.Conn, version string) (string, bool, error) {
+		st, err := guardFor(ctx, conn, version, code, p)
+		if err != nil {
+			return "", false, err
+		}
+		return st.SQL, st.LimitClamped, nil
+	})
+}
+
+// errNotRun marks errors of the preparation (guard refusals, an
+// unsupported server) that are returned as they are.
+type errNotRun struct{ err error }
+
+func (e errNotRun) Error() string { return e.err.Error() }
+func (e errNotRun) Unwrap() error { return e.err }
+
+func guardFor(ctx context.Context, conn *sql.Conn, version, code string, p sqlguard.Policy) (sqlguard.Statement, error) {
+	d, err := sqlguard.ParseServerVersion(version)
+	if err != nil {
+		return sqlguard.Statement{}, errNotRun{&Error{Reason: result.InvalidInput, Message: "the datasource: " + err.Error()}}
+	}
+	charsets, collations, err := serverNames(ctx, conn)
+	if err != nil {
+		return sqlguard.Statement{}, fmt.Errorf("reading the server's collations: %w", err)
+	}
+	d.SetServerNames(charsets, collations)
+	p.Dialect = d
+	g, err := sqlguard.New(p)
+	if err != nil {
+		return sqlguard.Statement{}, err
+	}
+	st, err := g.Check(code)
+	if err != nil {
+		return sqlguard.Statement{}, errNotRun{err}
+	}
+	if len(st.Functions) > 0 {
+		routines, err := routineNames(ctx, conn)
+		if err != nil {
+			return sqlguard.Statement{}, fmt.Errorf("reading the database's routines: %w", err)
+		}
+		for _, f := range st.Functions {
+			if routines[f] {
+				return sqlguard.Statement{}, errNotRun{&sqlguard.Refusal{Reason: result.SecurityViolation,
+					Message: fmt.Sprintf("function %s is also a stored routine of the database (a call could run it instead of the built-in)", strings.ToUpper(f))}}
+			}
+		}
+	}
+	return st, nil
+}
+
+// serverNames reads the server's character set and collation names.
+func serverNames(ctx context.Context, conn *sql.Conn) (charsets, collations []string, err error) {
+	rows, err := conn.QueryContext(ctx, "SELECT COLLATION_NAME, CHARACTER_SET_NAME FROM information_schema.COLLATIONS")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var coll, cs sql.NullString
+		if err := rows.Scan(&coll, &cs); err != nil {
+			return nil, nil, err
+		}
+		collations = append(collations, coll.String)
+		charsets = append(charsets, cs.String)
+	}
+	return charsets, collations, rows.Err()
+}
+
+// routineNames reads the names (lower case: routine names are
+// case-insensitive) of the stored routines of the connection's default
+// database, the schema an unqualified call resolves in. The
+// account sees the routines it may run.
+func routineNames(ctx context.Context, conn *sql.Conn) (map[string]bool, error) {
+	rows, err := conn.QueryContext(ctx, "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	names := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names[strings.ToLower(n)] = true
+	}
+	return names, rows.Err()
+}
+
+// prepareFunc returns the statement to send, learning what it needs from
+// the connection, and whether its LIMIT was clamped.
+type prepareFunc func(ctx context.Context, conn *sql.Conn, version string) (string, bool, error)
+
+func execute(ctx context.Context, dsn string, o Options, prepare prepareFunc) (*Result, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
 	}
@@ -128,13 +247,13 @@ func Execute(ctx context.Context, dsn, query string, o Options) (*Result, error)
 	}
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
-		return nil, &Error{result.InvalidInput, "the DSN file does not hold a valid DSN (user:password@unix(/socket)/db or user:password@tcp(host:port)/db)"}
+		return nil, &Error{Reason: result.InvalidInput, Message: "the DSN file does not hold a valid DSN (user:password@unix(/socket)/db or user:password@tcp(host:port)/db)"}
 	}
 	s := scrubber{dsn: dsn, cfg: cfg}
 	harden(cfg, o.Timeout)
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
-		return nil, &Error{result.InvalidInput, s.scrub("the DSN is not usable: " + err.Error())}
+		return nil, &Error{Reason: result.InvalidInput, Message: s.scrub("the DSN is not usable: " + err.Error())}
 	}
 	db := sql.OpenDB(connector)
 	defer db.Close()
@@ -143,10 +262,14 @@ func Execute(ctx context.Context, dsn, query string, o Options) (*Result, error)
 
 	runCtx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	e := &execution{db: db, o: o, s: s, query: query}
+	e := &execution{db: db, o: o, s: s, prepare: prepare}
 	res, err := e.run(runCtx)
 	if err == nil {
 		return res, nil
+	}
+	var nr errNotRun
+	if errors.As(err, &nr) {
+		return nil, nr.err
 	}
 	cerr := e.classify(runCtx, err)
 	if cerr.Reason == result.Timeout && e.connID != 0 {
@@ -155,7 +278,12 @@ func Execute(ctx context.Context, dsn, query string, o Options) (*Result, error)
 		// it: either way, return only once the server no longer lists our
 		// connection.
 		if kerr := e.kill(ctx); kerr != nil {
-			return nil, &Error{result.InternalError, s.scrub("the query timed out and could not be killed: " + kerr.Error())}
+			return nil, &Error{Reason: result.Timeout, Unkillable: true, Message: s.scrub(fmt.Sprintf(
+				"the query did not finish within the %v timeout and the server did not stop it: "+
+					"connection %d still runs after KILL QUERY and KILL CONNECTION (%v); the statement holds a "+
+					"server thread until it reaches a kill check: a database administrator should watch it "+
+					"(SHOW PROCESSLIST on the datasource) and may have to restart the server",
+				e.o.Timeout, e.connID, kerr))}
 		}
 	}
 	return nil, cerr
@@ -182,6 +310,7 @@ type execution struct {
 	db      *sql.DB
 	o       Options
 	s       scrubber
+	prepare prepareFunc
 	query   string
 	connID  int64
 	mariadb bool
@@ -209,7 +338,11 @@ func (e *execution) run(ctx context.Context) (*Result, error) {
 			return nil, fmt.Errorf("preparing the session: %w", err)
 		}
 	}
-	res, err := e.fetch(ctx, conn)
+	e.query, e.o.LimitClamped, err = e.prepare(ctx, conn, version)
+	var res *Result
+	if err == nil {
+		res, err = e.fetch(ctx, conn)
+	}
 	// End the transaction whatever happened; it never wrote anything.
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	_, rerr := conn.ExecContext(rctx, "ROLLBACK")
@@ -339,10 +472,14 @@ func isInteger(s string) bool {
 	return true
 }
 
+// killWait bounds how long kill waits for the server to drop the
+// connection (a variable for tests).
+var killWait = 15 * time.Second
+
 // kill stops our statement from a second connection and waits until the
 // server no longer lists our connection.
 func (e *execution) kill(parent context.Context) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), killWait)
 	defer cancel()
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
@@ -370,7 +507,12 @@ func (e *execution) kill(parent context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("connection %s still listed by the server", id)
+			var state sql.NullString
+			var secs sql.NullInt64
+			sctx, scancel := context.WithTimeout(context.WithoutCancel(parent), 5*time.Second)
+			_ = conn.QueryRowContext(sctx, "SELECT STATE, TIME FROM information_schema.PROCESSLIST WHERE ID = "+id).Scan(&state, &secs)
+			scancel()
+			return fmt.Errorf("still listed by the server in state %q for %ds", state.String, secs.Int64)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -390,17 +532,17 @@ const (
 
 func (e *execution) classify(runCtx context.Context, err error) *Error {
 	if runCtx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return &Error{result.Timeout, fmt.Sprintf("the query did not finish within the %v timeout and was killed", e.o.Timeout)}
+		return &Error{Reason: result.Timeout, Message: fmt.Sprintf("the query did not finish within the %v timeout and was killed", e.o.Timeout)}
 	}
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
 		switch me.Number {
 		case erStatementTimeout, erMySQLQueryTimeout, erQueryInterrupted:
-			return &Error{result.Timeout, fmt.Sprintf("the server stopped the query at its %v time limit", e.o.ServerTimeout)}
+			return &Error{Reason: result.Timeout, Message: fmt.Sprintf("the server stopped the query at its %v time limit", e.o.ServerTimeout)}
 		}
-		return &Error{result.QueryError, e.s.scrub(fmt.Sprintf("the database refused the query: error %d: %s", me.Number, me.Message))}
+		return &Error{Reason: result.QueryError, Message: e.s.scrub(fmt.Sprintf("the database refused the query: error %d: %s", me.Number, me.Message))}
 	}
-	return &Error{result.QueryError, e.s.scrub(err.Error())}
+	return &Error{Reason: result.QueryError, Message: e.s.scrub(err.Error())}
 }
 
 // scrubber removes credentials and addresses from messages.

@@ -44,6 +44,16 @@ func TestMariaDB(t *testing.T) {
 	t.Run("ErrorsAreScrubbed", func(t *testing.T) { testScrubbed(t, srv) })
 	t.Run("SessionIsPinned", func(t *testing.T) { testSession(t, srv) })
 	t.Run("PolicyStatementsRun", func(t *testing.T) { testPolicyStatements(t, srv) })
+	// Issue 10.
+	t.Run("CollatePayload", func(t *testing.T) { testCollatePayload(t, srv) })
+	t.Run("KeywordColumn", func(t *testing.T) { testKeywordColumn(t, srv, admin) })
+	t.Run("StoredFunctionShadowing", func(t *testing.T) { testStoredFunctionShadowing(t, srv, admin) })
+	t.Run("BuiltinsAreBuiltin", func(t *testing.T) { testBuiltinsAreBuiltin(t, srv, admin) })
+	t.Run("DialectSyntax", func(t *testing.T) { testDialectSyntax(t, srv) })
+	t.Run("GeneratedStrings", func(t *testing.T) { testGeneratedStrings(t, srv) })
+	t.Run("DifferentialExplain", func(t *testing.T) { testDifferentialExplain(t, srv) })
+	t.Run("UnkillableIsReported", func(t *testing.T) { testUnkillableIsReported(t, srv, admin) })
+	t.Run("QuotedFormsRun", func(t *testing.T) { testQuotedFormsRun(t, srv) })
 }
 
 // With the SHOW policy on, what the guard lets through runs read-only.

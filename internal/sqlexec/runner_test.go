@@ -48,7 +48,7 @@ func TestRunnerSQL(t *testing.T) {
 		if err := json.Unmarshal(res.Result, &p); err != nil {
 			t.Fatal(err)
 		}
-		if p.SQL != "select id, total from orders order by id asc limit 3" || p.RowCount != 3 || !p.Truncated || !res.Truncated {
+		if p.SQL != "select `id`, `total` from `orders` order by `id` asc limit 3" || p.RowCount != 3 || !p.Truncated || !res.Truncated {
 			t.Errorf("payload %+v", p)
 		}
 		if got, _ := json.Marshal(p.Rows); string(got) != `[[1,"120.00"],[2,"35.50"],[3,"0.00"]]` {

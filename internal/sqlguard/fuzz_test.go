@@ -12,7 +12,8 @@ import (
 
 // FuzzGuard checks that the guard never panics and that whatever it accepts
 // re-parses as exactly one SELECT or UNION whose outer LIMIT is a literal at
-// most maxRows, and passes the guard again. Seeds: the shared corpus
+// most maxRows, passes the guard again and is then sent as exactly the same
+// text (the round trip, by construction). Seeds: the shared corpus
 // and testdata/fuzz/FuzzGuard (inputs found interesting while building it).
 // Hangs are caught by go test's -timeout; the size and nesting bounds keep
 // every input small. Run it with
@@ -42,6 +43,7 @@ func FuzzGuard(f *testing.F) {
 			maxRows = 1
 		}
 		g := newGuard(t, Policy{MaxRows: uint64(maxRows), MaxBytes: 4096})
+		regen := newGuard(t, Policy{MaxRows: uint64(maxRows), MaxBytes: 1 << 20, MaxTokens: 1 << 20})
 		st, err := g.Check(sql)
 		if err != nil {
 			var ref *Refusal
@@ -63,6 +65,8 @@ func FuzzGuard(f *testing.F) {
 			lim = s.Limit
 		case *sqlparser.Union:
 			lim = s.Limit
+		case *sqlparser.ValuesStatement:
+			lim = s.Limit
 		default:
 			t.Fatalf("accepted %q, sent %q, which re-parses as %T", sql, st.SQL, s)
 		}
@@ -73,13 +77,18 @@ func FuzzGuard(f *testing.F) {
 		if err != nil || n > uint64(maxRows) || n != st.Limit {
 			t.Fatalf("accepted %q, sent %q: outer LIMIT %d (Limit %d, max %d, %v)", sql, st.SQL, n, st.Limit, maxRows, err)
 		}
-		// What was sent passes the guard again with the same outer LIMIT.
-		// (Not always as the same text: vitess prints "(a < b) IN (...)"
-		// without the parentheses, which MariaDB reads as meant, comparison
-		// operators being left-associative there, but vitess does not.)
-		again, err := g.Check(st.SQL)
-		if err != nil || again.Limit != st.Limit {
+		// Round trip: what was sent passes the guard again and is sent as
+		// exactly the same text, with the same outer LIMIT.
+		// (The printed text may be longer than the input: escapes.)
+		again, err := regen.Check(st.SQL)
+		if err != nil || again.Limit != st.Limit || again.SQL != st.SQL {
 			t.Fatalf("accepted %q, sent %q, which the guard then turns into %q, %v", sql, st.SQL, again.SQL, err)
+		}
+		// Every function the sent text calls is a built-in on the list.
+		for _, f := range st.Functions {
+			if !(Dialect{}).IsBuiltin(f) {
+				t.Fatalf("accepted %q, sent %q, calling %s", sql, st.SQL, f)
+			}
 		}
 	})
 }

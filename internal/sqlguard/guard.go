@@ -9,6 +9,69 @@
 // refusing any node kind it does not know (default deny). SHOW, DESCRIBE,
 // EXPLAIN and the system schemas are refused unless the Policy allows them.
 //
+// # What is sent is what was checked, by construction
+//
+// The text to send is printed by the guard's own printer (print.go) and
+// then parsed again; the new tree must pass the guard again, be the same
+// kind of statement with the same outer LIMIT, and print to exactly the
+// same text, or the statement is refused (SecurityViolation). The printer
+// quotes every identifier (a column named current_role is sent as
+// `current_role`, never as a word the server could read as a keyword or a
+// function), never prints comments, and takes the name of every function
+// call from the text it printed, checking it against the built-ins of the
+// served dialect (Policy.Dialect; dialect.go): no prefix wildcards, no name
+// the server would resolve to a stored function. The executor learns the
+// dialect from the server and also refuses a call of any name that is a
+// stored routine of the database (sqlexec.ExecuteGuarded).
+//
+// Every string the vitess printer writes unquoted, from the AST fields of
+// the nodes a query may contain (ast_format.go of vitess v0.24), and what
+// the guard does with it:
+//   - CollateExpr.Collation (COLLATE x), ColumnTypeOptions.Collate
+//     (JSON_TABLE column COLLATE x): a known collation of the dialect
+//     (charsets.go; the served server's information_schema.COLLATIONS when
+//     the executor knows it), else refused;
+//   - ConvertUsingExpr.Type (CONVERT(e USING x)), CharExpr.Charset
+//     (CHAR(n USING x)), ConvertType.Charset.Name (CAST(e AS CHAR CHARACTER
+//     SET x)), ColumnCharset.Name (JSON_TABLE column CHARACTER SET x),
+//     IntroducerExpr.CharacterSet (_x'...'): a known character set, else
+//     refused;
+//   - ConvertType.Type (CAST/CONVERT target), ColumnType.Type (JSON_TABLE
+//     column type): a closed list of type names, else refused;
+//     ColumnType.EnumValues and every other ColumnTypeOptions field:
+//     refused;
+//   - Literal.Val: integers, decimals, floats, 0x/0b and X'hex' literals must
+//     be made of the characters of their kind; DATE, TIME and TIMESTAMP
+//     literals, which vitess writes between quotes without escaping, may
+//     hold only digits, '-', ':', '.', ' ', 'T', '+' and 'Z';
+//   - GroupConcatExpr.Separator (kept already encoded): must be one
+//     well-formed quoted string literal;
+//   - FuncExpr.Name, CurTimeFuncExpr.Name and the fixed names vitess prints
+//     for its other function nodes: the word before the parenthesis, as
+//     printed, must be a built-in of the dialect; FuncExpr.Qualifier:
+//     refused (stored function);
+//   - IdentifierCI and IdentifierCS (columns, tables, aliases, CTE, window
+//     and index names, variables): always quoted by the printer;
+//   - ParsedComments (comments, optimizer hints): never printed;
+//   - SelectInto.FileName, Charset, FormatOption, ExportOption, Manifest and
+//     Overwrite, Default.ColName, Argument.Name, ListArg: their nodes are
+//     refused; ExplainTab.Wild: refused; ShowFilter.Like: escaped by vitess;
+//   - operator, unit, direction, join, lock and other enum fields: printed
+//     from vitess' fixed tables.
+//
+// A string field vitess adds in a later version is caught by the round
+// trip if it prints differently from what it parsed.
+//
+// # Bounded work (bounds.go)
+//
+// REPEAT, SPACE, LPAD, RPAD and INSERT take only integer-literal lengths
+// up to MaxGeneratedLength (MaxGeneratedTotal per statement), and no
+// string-building function may feed another one or a pattern function
+// (REGEXP_*, LIKE, INSTR, LOCATE, REPLACE, ...): MariaDB's pattern
+// functions are quadratic and do not always see a KILL.
+//
+// # Refused
+//
 // Refused, with the construct named in the message (SecurityViolation):
 //   - input over MaxBytes, MaxTokens tokens or MaxDepth nested parentheses
 //     (checked before parsing); more than one statement;
@@ -16,26 +79,21 @@
 //     and '//' comments, which vitess and MariaDB read differently;
 //   - every statement but SELECT, UNION and WITH ... SELECT: DML, DDL, DCL,
 //     SET, transactions, LOCK/UNLOCK, CALL, PREPARE/EXECUTE, LOAD, DO, KILL,
-//     FLUSH, USE, table maintenance, ...; SHOW, DESCRIBE, EXPLAIN and
-//     VALUES unless AllowShow (EXPLAIN ANALYZE, which runs the statement,
-//     always; EXPLAIN of anything but SELECT, INSERT, UPDATE, DELETE
-//     always; SHOW forms that read server state also need
-//     AllowSystemSchemas);
+//     FLUSH, USE, table maintenance, ...; SHOW, DESCRIBE, EXPLAIN and a
+//     VALUES statement unless AllowShow (EXPLAIN ANALYZE, which runs the
+//     statement, always; EXPLAIN of anything but SELECT, INSERT, UPDATE,
+//     DELETE always; SHOW forms that read server state also need
+//     AllowSystemSchemas); VALUES ROW(...) anywhere on MariaDB, which
+//     lacks it;
 //   - INTO OUTFILE, INTO OUTFILE S3, INTO DUMPFILE, INTO @variables, at any
 //     depth; locking clauses FOR UPDATE, FOR SHARE, LOCK IN SHARE MODE,
 //     NOWAIT, SKIP LOCKED, at any depth;
 //   - user variables (@x) and their assignment (:=); system variables (@@x)
 //     unless AllowSystemSchemas; bind parameters (?, :name);
-//   - named-lock functions (GET_LOCK, RELEASE_LOCK, RELEASE_ALL_LOCKS,
-//     IS_FREE_LOCK, IS_USED_LOCK), GTID and replication waits
-//     (WAIT_FOR_EXECUTED_GTID_SET, WAIT_UNTIL_SQL_THREAD_AFTER_GTIDS,
-//     GTID_SUBSET, GTID_SUBTRACT, MASTER_POS_WAIT, SOURCE_POS_WAIT,
-//     MASTER_GTID_WAIT), PS_THREAD_ID, PS_CURRENT_THREAD_ID, NEXT VALUE FOR,
-//     VALUES(), DEFAULT(), and every function call not on the allow-list of
-//     pure built-ins (functions.go): SLEEP, BENCHMARK, LOAD_FILE, NEXTVAL,
-//     SETVAL, LASTVAL, session and account readers (CONNECTION_ID, USER,
-//     VERSION, LAST_INSERT_ID, ...), UDFs (sys_exec, sys_eval), stored
-//     functions (qualified or not on the list), other dialects' functions;
+//   - named-lock functions, GTID and replication waits, sequences,
+//     session and account readers, VALUES(), DEFAULT() (functions.go names
+//     why), and every function that is not a built-in of the dialect on
+//     the guard's list (dialect.go);
 //   - the schemas mysql, information_schema, performance_schema and sys
 //     (any case, as table qualifiers, column qualifiers and function
 //     qualifiers) and schema names with non-ASCII letters, unless
@@ -89,6 +147,11 @@ type Policy struct {
 	// AllowShow lets SHOW, DESCRIBE and EXPLAIN (never EXPLAIN ANALYZE,
 	// which runs the statement) through.
 	AllowShow bool
+	// Dialect is the server the statement is for: it decides which
+	// functions are built-ins and which character sets and collations
+	// exist. The zero value (not known) allows what MariaDB 10.11 or
+	// MySQL 8.0 has; the executor checks again for the server it reached.
+	Dialect Dialect
 }
 
 func (p Policy) withDefaults() Policy {
@@ -132,6 +195,10 @@ type Statement struct {
 	// LimitClamped says the guard added the outer LIMIT or lowered it to
 	// MaxRows: a result of MaxRows rows may then have had more.
 	LimitClamped bool
+	// Functions are the names (lower case) of the functions SQL calls, as
+	// printed in SQL, each once: the executor refuses the statement when
+	// one of them is also the name of a stored routine of the database.
+	Functions []string
 }
 
 // Refusal is the error Check returns for SQL that may not run.
@@ -243,7 +310,42 @@ func (g *Guard) Check(sql string) (st Statement, err error) {
 	default:
 		return Statement{}, violation("more than one statement (stacked statements are refused)")
 	}
-	return g.checkStatement(real[0], sql)
+	st, err = g.checkStatement(real[0], sql)
+	if err != nil {
+		return Statement{}, err
+	}
+	text := printFast(real[0])
+	funcs, err := g.roundTrip(text, st)
+	if err != nil {
+		return Statement{}, err
+	}
+	st.SQL, st.Functions = text, funcs
+	return st, nil
+}
+
+// roundTrip checks the text to send by construction: parsed again, it is
+// one statement of the same kind that passes the guard again with nothing
+// left to change, and prints to exactly the same text. Whatever vitess
+// printed differently from what it checked (a raw string, a keyword read
+// as a function, a comment opener, ...) fails here. The function names
+// checked are those of this second printing, taken from the text sent.
+func (g *Guard) roundTrip(text string, st Statement) ([]string, error) {
+	again, err := g.parser.Parse(text)
+	if err != nil {
+		return nil, violation("the statement the guard regenerated does not parse back (refused: what is sent must be what was checked)")
+	}
+	st2, err := g.checkStatement(again, text)
+	if err != nil {
+		return nil, violation("the statement the guard regenerated does not pass the guard again: %v", err)
+	}
+	text2, funcs, err := g.print(again)
+	if err != nil {
+		return nil, violation("the statement the guard regenerated does not pass the guard again: %v", err)
+	}
+	if text2 != text || st2.Kind != st.Kind || st2.Limit != st.Limit || st2.LimitClamped {
+		return nil, violation("the statement the guard regenerated does not read back as itself (refused: what is sent must be what was checked)")
+	}
+	return uniq(funcs), nil
 }
 
 // lexicalCheck enforces the bounds and refuses what vitess and MariaDB read
@@ -353,7 +455,7 @@ func (g *Guard) checkStatement(stmt sqlparser.Statement, sql string) (Statement,
 		if _, ok := s.(*sqlparser.Union); ok {
 			kind = KindUnion
 		}
-		return Statement{SQL: sqlparser.String(ts), Kind: kind, Limit: n, LimitClamped: clamped}, nil
+		return Statement{Kind: kind, Limit: n, LimitClamped: clamped}, nil
 	case *sqlparser.Show:
 		if !g.policy.AllowShow {
 			return Statement{}, violation("SHOW is not allowed by the policy")
@@ -361,7 +463,7 @@ func (g *Guard) checkStatement(stmt sqlparser.Statement, sql string) (Statement,
 		if err := g.checkShow(s); err != nil {
 			return Statement{}, err
 		}
-		return Statement{SQL: sqlparser.String(s), Kind: KindShow}, nil
+		return Statement{Kind: KindShow}, nil
 	case *sqlparser.ExplainTab:
 		if !g.policy.AllowShow {
 			return Statement{}, violation("DESCRIBE is not allowed by the policy")
@@ -372,7 +474,7 @@ func (g *Guard) checkStatement(stmt sqlparser.Statement, sql string) (Statement,
 		if s.Wild != "" {
 			return Statement{}, violation("DESCRIBE with a column pattern")
 		}
-		return Statement{SQL: sqlparser.String(s), Kind: KindDescribe}, nil
+		return Statement{Kind: KindDescribe}, nil
 	case *sqlparser.ExplainStmt:
 		if !g.policy.AllowShow {
 			return Statement{}, violation("EXPLAIN is not allowed by the policy")
@@ -390,29 +492,33 @@ func (g *Guard) checkStatement(stmt sqlparser.Statement, sql string) (Statement,
 			return Statement{}, err
 		}
 		s.Comments = nil
-		return Statement{SQL: sqlparser.String(s), Kind: KindExplain}, nil
+		return Statement{Kind: KindExplain}, nil
 	case *sqlparser.ValuesStatement:
-		// A table of literals (MySQL 8 VALUES ROW(...)): allowed with the
-		// SHOW policy, its expressions checked, its LIMIT clamped.
+		// A table value constructor (MySQL 8 VALUES ROW(...)): its
+		// expressions checked, its LIMIT clamped. MariaDB has no VALUES
+		// ROW. Alone, it is a policy-show statement (it reads nothing);
+		// inside a SELECT, a derived table, a CTE or a UNION branch, it is
+		// part of a query.
 		if !g.policy.AllowShow {
 			return Statement{}, violation("VALUES statement is not allowed by the policy")
 		}
-		if err := g.walkExplainedDML(s); err != nil {
+		if err := g.walk(s); err != nil {
 			return Statement{}, err
 		}
 		n, err := limitValueOr(s.Limit, g.policy.MaxRows)
 		if err != nil {
 			return Statement{}, err
 		}
+		clamped := false
 		if s.Limit == nil || n > g.policy.MaxRows {
 			off := sqlparser.Expr(nil)
 			if s.Limit != nil {
 				off = s.Limit.Offset
 			}
 			s.Limit = &sqlparser.Limit{Offset: off, Rowcount: sqlparser.NewIntLiteral(strconv.FormatUint(g.policy.MaxRows, 10))}
-			n = g.policy.MaxRows
+			n, clamped = g.policy.MaxRows, true
 		}
-		return Statement{SQL: sqlparser.String(s), Kind: KindValues, Limit: n}, nil
+		return Statement{Kind: KindValues, Limit: n, LimitClamped: clamped}, nil
 	case *sqlparser.OtherAdmin:
 		// vitess keeps no detail for these (DO, OPTIMIZE, REPAIR, ...):
 		// name them by their first keyword.
@@ -569,4 +675,17 @@ func firstWords(s string, n int) string {
 		f = f[:n]
 	}
 	return strings.Join(f, " ")
+}
+
+// uniq returns the distinct strings of s, in first-seen order.
+func uniq(s []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
 }

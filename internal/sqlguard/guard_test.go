@@ -136,8 +136,6 @@ func TestRefusedConstructs(t *testing.T) {
 		"optimize":        {"/* x */ OPTIMIZE TABLE t", "OPTIMIZE statement"},
 		"purge":           {"PURGE BINARY LOGS TO 'x'", "PURGE"},
 		"savepoint":       {"SAVEPOINT s", "SAVEPOINT"},
-		"values":          {"VALUES ROW(1)", "VALUES"},
-		"values-derived":  {"SELECT * FROM (VALUES ROW(1)) AS v", "VALUES"},
 		"vexplain":        {"VEXPLAIN SELECT 1", "EXPLAIN"},
 		"stacked":         {"SELECT 1; SELECT 2", "more than one statement"},
 		"stacked-comment": {"SELECT 1; /* x */ SELECT 2", "more than one statement"},
@@ -307,26 +305,26 @@ func TestAcceptedRewrites(t *testing.T) {
 		sql, want string
 		limit     uint64
 	}{
-		"adds-limit":        {"SELECT a FROM t", "select a from t limit 5", 5},
-		"keeps-smaller":     {"SELECT a FROM t LIMIT 3", "select a from t limit 3", 3},
-		"clamps":            {"SELECT a FROM t LIMIT 50", "select a from t limit 5", 5},
-		"offset-count":      {"SELECT a FROM t LIMIT 100, 2", "select a from t limit 100, 2", 2},
-		"offset-clamp":      {"SELECT a FROM t LIMIT 100, 200", "select a from t limit 100, 5", 5},
-		"offset-keyword":    {"SELECT a FROM t LIMIT 2 OFFSET 100", "select a from t limit 100, 2", 2},
-		"huge":              {"SELECT a FROM t LIMIT 99999999999999999999999", "select a from t limit 5", 5},
-		"union-limit":       {"SELECT a FROM t UNION SELECT b FROM u", "select a from t union select b from u limit 5", 5},
-		"union-paren-inner": {"(SELECT a FROM t LIMIT 1) UNION ALL (SELECT b FROM u LIMIT 100)", "(select a from t limit 1) union all (select b from u limit 100) limit 5", 5},
-		"subquery-limit":    {"SELECT * FROM (SELECT a FROM t LIMIT 100) AS x", "select * from (select a from t limit 100) as x limit 5", 5},
-		"in-subquery-limit": {"SELECT a FROM t WHERE a IN (SELECT a FROM (SELECT a FROM u LIMIT 9) AS v) LIMIT 2", "select a from t where a in (select a from (select a from u limit 9) as v) limit 2", 2},
-		"cte":               {"WITH c AS (SELECT 1 AS x) SELECT x FROM c", "with c as (select 1 as x from dual) select x from c limit 5", 5},
-		"hint-stripped":     {"SELECT /*+ SET_VAR(sql_mode='') */ a FROM t", "select a from t limit 5", 5},
-		"comment-stripped":  {"SELECT a /* hi */ FROM t -- bye", "select a from t limit 5", 5},
-		"trailing-semi":     {"SELECT a FROM t;", "select a from t limit 5", 5},
-		"semi-comment":      {"SELECT a FROM t; -- done", "select a from t limit 5", 5},
+		"adds-limit":        {"SELECT a FROM t", "select `a` from `t` limit 5", 5},
+		"keeps-smaller":     {"SELECT a FROM t LIMIT 3", "select `a` from `t` limit 3", 3},
+		"clamps":            {"SELECT a FROM t LIMIT 50", "select `a` from `t` limit 5", 5},
+		"offset-count":      {"SELECT a FROM t LIMIT 100, 2", "select `a` from `t` limit 100, 2", 2},
+		"offset-clamp":      {"SELECT a FROM t LIMIT 100, 200", "select `a` from `t` limit 100, 5", 5},
+		"offset-keyword":    {"SELECT a FROM t LIMIT 2 OFFSET 100", "select `a` from `t` limit 100, 2", 2},
+		"huge":              {"SELECT a FROM t LIMIT 99999999999999999999999", "select `a` from `t` limit 5", 5},
+		"union-limit":       {"SELECT a FROM t UNION SELECT b FROM u", "select `a` from `t` union select `b` from `u` limit 5", 5},
+		"union-paren-inner": {"(SELECT a FROM t LIMIT 1) UNION ALL (SELECT b FROM u LIMIT 100)", "(select `a` from `t` limit 1) union all (select `b` from `u` limit 100) limit 5", 5},
+		"subquery-limit":    {"SELECT * FROM (SELECT a FROM t LIMIT 100) AS x", "select * from (select `a` from `t` limit 100) as `x` limit 5", 5},
+		"in-subquery-limit": {"SELECT a FROM t WHERE a IN (SELECT a FROM (SELECT a FROM u LIMIT 9) AS v) LIMIT 2", "select `a` from `t` where `a` in (select `a` from (select `a` from `u` limit 9) as `v`) limit 2", 2},
+		"cte":               {"WITH c AS (SELECT 1 AS x) SELECT x FROM c", "with `c` as (select 1 as `x` from dual) select `x` from `c` limit 5", 5},
+		"hint-stripped":     {"SELECT /*+ SET_VAR(sql_mode='') */ a FROM t", "select `a` from `t` limit 5", 5},
+		"comment-stripped":  {"SELECT a /* hi */ FROM t -- bye", "select `a` from `t` limit 5", 5},
+		"trailing-semi":     {"SELECT a FROM t;", "select `a` from `t` limit 5", 5},
+		"semi-comment":      {"SELECT a FROM t; -- done", "select `a` from `t` limit 5", 5},
 		"string-escapes":    {`SELECT 'it''s', "dq", 'a\nb'`, `select 'it\'s', 'dq', 'a\nb' from dual limit 5`, 5},
 		"keyword-table":     {"SELECT `select`, `from` FROM `weird names`", "select `select`, `from` from `weird names` limit 5", 5},
 		"json-table":        {"SELECT j.a FROM t, JSON_TABLE(t.doc, '$[*]' COLUMNS (a INT PATH '$.a')) AS j", "", 5},
-		"for-update-string": {"SELECT 'FOR UPDATE' AS x", "select 'FOR UPDATE' as x from dual limit 5", 5},
+		"for-update-string": {"SELECT 'FOR UPDATE' AS x", "select 'FOR UPDATE' as `x` from dual limit 5", 5},
 		"system-lookalike":  {"SELECT * FROM mysql_stats JOIN sys_log ON 1 = 1", "", 5},
 		"table-named-user":  {"SELECT * FROM `user`", "", 5},
 		"group-concat":      {"SELECT GROUP_CONCAT(a ORDER BY a SEPARATOR ',') FROM t", "", 5},
@@ -338,7 +336,7 @@ func TestAcceptedRewrites(t *testing.T) {
 		"convert":           {"SELECT CONVERT(a, CHAR), CONVERT(a USING utf8mb4), CAST(a AS SIGNED), _utf8mb4'x' COLLATE utf8mb4_bin FROM t", "", 5},
 		"exists-not":        {"SELECT * FROM t WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.id = t.id)", "", 5},
 		"index-hints":       {"SELECT * FROM t USE INDEX (i) IGNORE INDEX (j)", "", 5},
-		"limit-zero":        {"SELECT a FROM t LIMIT 0", "select a from t limit 0", 0},
+		"limit-zero":        {"SELECT a FROM t LIMIT 0", "select `a` from `t` limit 0", 0},
 		"json-ops":          {"SELECT JSON_EXTRACT(doc, '$.a'), JSON_OBJECT('k', a), JSON_ARRAYAGG(a) FROM t", "", 5},
 	}
 	g := newGuard(t, Policy{MaxRows: 5})
@@ -388,6 +386,16 @@ func TestPolicySwitches(t *testing.T) {
 		"explain-update-sleep": {Policy{AllowShow: true}, "EXPLAIN UPDATE orders SET total = SLEEP(1)", "", "SLEEP"},
 		"explain-insert-mysql": {Policy{AllowShow: true}, "EXPLAIN INSERT INTO t SELECT * FROM mysql.user", "", "mysql"},
 		"values-allowed":       {Policy{AllowShow: true}, "VALUES ROW(1, 2), ROW(3, 4)", KindValues, ""},
+		"values-policy":        {Policy{}, "VALUES ROW(1, 2), ROW(3, 4)", "", "VALUES statement is not allowed by the policy"},
+		"values-derived":       {Policy{}, "SELECT * FROM (VALUES ROW(1, 2)) AS v", KindSelect, ""},
+		"values-union":         {Policy{}, "SELECT 1, 2 UNION VALUES ROW(3, 4)", KindUnion, ""},
+		"values-mysql":         {Policy{AllowShow: true, Dialect: Dialect{Flavor: MySQL, Major: 8}}, "VALUES ROW(1, 2)", KindValues, ""},
+		"values-mariadb":       {Policy{AllowShow: true, Dialect: Dialect{Flavor: MariaDB, Major: 10, Minor: 11}}, "VALUES ROW(1, 2)", "", "MariaDB 10.11 does not have it"},
+		"values-mariadb-sub":   {Policy{Dialect: Dialect{Flavor: MariaDB, Major: 10, Minor: 11}}, "SELECT * FROM (VALUES ROW(1, 2)) AS v", "", "MariaDB 10.11 does not have it"},
+		"grouping-rollup":      {Policy{}, "SELECT category, GROUPING(category) AS g, SUM(price) FROM products GROUP BY category WITH ROLLUP", KindSelect, ""},
+		"grouping-mysql":       {Policy{Dialect: Dialect{Flavor: MySQL, Major: 8}}, "SELECT category, GROUPING(category) AS g FROM products GROUP BY category WITH ROLLUP", KindSelect, ""},
+		"grouping-mariadb":     {Policy{Dialect: Dialect{Flavor: MariaDB, Major: 10, Minor: 11}}, "SELECT category, GROUPING(category) AS g FROM products GROUP BY category WITH ROLLUP", "", "GROUPING is not a built-in function of MariaDB 10.11"},
+		"rollup-mariadb":       {Policy{Dialect: Dialect{Flavor: MariaDB, Major: 10, Minor: 11}}, "SELECT category, SUM(price) FROM products GROUP BY category WITH ROLLUP", KindSelect, ""},
 		"values-sleep":         {Policy{AllowShow: true}, "VALUES ROW(SLEEP(1))", "", "SLEEP"},
 		"explain-sleep":        {Policy{AllowShow: true}, "EXPLAIN SELECT SLEEP(1)", "", "SLEEP"},
 		"show-mysql-tables":    {Policy{AllowShow: true}, "SHOW TABLES FROM mysql", "", "mysql"},
@@ -467,6 +475,6 @@ func ExampleGuard_Check() {
 	_, err = g.Check("SELECT id FROM orders WHERE SLEEP(5) = 0")
 	fmt.Println(err)
 	// Output:
-	// select id from orders order by id asc limit 100 <nil>
+	// select `id` from `orders` order by `id` asc limit 100 <nil>
 	// function SLEEP sleeps
 }

@@ -14,7 +14,7 @@ var systemSchemas = map[string]bool{
 // walk checks every node under root and strips comments (optimizer hints
 // included: MySQL's SET_VAR hint changes session variables) on the way.
 func (g *Guard) walk(root sqlparser.SQLNode) error {
-	return sqlparser.Walk(walker{g: g}.visit, root)
+	return sqlparser.Walk(walker{g: g, total: new(uint64)}.visit, root)
 }
 
 // walkExplainedDML checks the statement under EXPLAIN, which may be an
@@ -22,20 +22,33 @@ func (g *Guard) walk(root sqlparser.SQLNode) error {
 // read-only transaction would stop it anyway); everything inside is checked
 // as in a query.
 func (g *Guard) walkExplainedDML(root sqlparser.SQLNode) error {
-	return sqlparser.Walk(walker{g: g, dml: true}.visit, root)
+	return sqlparser.Walk(walker{g: g, dml: true, total: new(uint64)}.visit, root)
 }
 
 func (g *Guard) walkExpr(e sqlparser.Expr) error { return g.walk(e) }
 
 type walker struct {
-	g   *Guard
-	dml bool
+	g     *Guard
+	dml   bool
+	total *uint64 // length literals of string-building functions (bounds.go)
 }
 
 // visit decides per node type. Anything not named here is refused: a new
 // node kind in a future vitess is denied until someone looks at it.
 func (w walker) visit(node sqlparser.SQLNode) (bool, error) {
 	g := w.g
+	if err := g.checkBounds(node, w.total); err != nil {
+		return false, err
+	}
+	// The closed sets of the strings vitess prints unquoted (print.go),
+	// here for messages about the text as written; FuncExpr after its
+	// qualifier and name are checked below.
+	pr := printer{d: g.policy.Dialect}
+	if _, isFunc := node.(*sqlparser.FuncExpr); !isFunc {
+		if pr.check(node); pr.err != nil {
+			return false, pr.err
+		}
+	}
 	switch n := node.(type) {
 	// Statements that may appear anywhere in the tree (subqueries, CTEs,
 	// derived tables, UNION branches).
@@ -136,6 +149,9 @@ func (w walker) visit(node sqlparser.SQLNode) (bool, error) {
 		if err := g.checkFunc(n); err != nil {
 			return false, err
 		}
+		if pr.check(n); pr.err != nil {
+			return false, pr.err
+		}
 	case *sqlparser.PerformanceSchemaFuncExpr:
 		switch n.Type {
 		case sqlparser.FormatBytesType, sqlparser.FormatPicoTimeType:
@@ -171,10 +187,11 @@ func (w walker) visit(node sqlparser.SQLNode) (bool, error) {
 	case *sqlparser.Default:
 		return false, violation("DEFAULT()")
 	case *sqlparser.ValuesStatement:
-		if !w.dml {
-			return false, violation("VALUES statement")
+		if g.policy.Dialect.Flavor == MariaDB {
+			return false, violation("VALUES ROW(...) table value constructor (MySQL 8 syntax; %s does not have it)", g.policy.Dialect)
 		}
 		n.Comments = nil
+	case sqlparser.Values:
 	case *sqlparser.Insert:
 		if !w.dml {
 			return false, violation("INSERT")
@@ -190,7 +207,7 @@ func (w walker) visit(node sqlparser.SQLNode) (bool, error) {
 			return false, violation("DELETE")
 		}
 		n.Comments = nil
-	case sqlparser.UpdateExprs, *sqlparser.UpdateExpr, sqlparser.Values, sqlparser.OnDup,
+	case sqlparser.UpdateExprs, *sqlparser.UpdateExpr, sqlparser.OnDup,
 		*sqlparser.RowAlias, sqlparser.TableNames:
 		if !w.dml {
 			return false, violation("%s is not allowed in a query", typeName(node))
@@ -221,6 +238,10 @@ func (g *Guard) checkJtColumns(cols []*sqlparser.JtColumnDefinition) error {
 			continue
 		}
 		if p := c.JtPath; p != nil {
+			pr := printer{d: g.policy.Dialect}
+			if pr.columnType(p.Type); pr.err != nil {
+				return pr.err
+			}
 			for _, e := range []sqlparser.Expr{p.Path, respExpr(p.EmptyOnResponse), respExpr(p.ErrorOnResponse)} {
 				if e != nil {
 					if err := g.walk(e); err != nil {
@@ -295,8 +316,52 @@ func (g *Guard) checkFunc(f *sqlparser.FuncExpr) error {
 	if why, ok := deniedFuncs[name]; ok {
 		return violation("function %s %s", strings.ToUpper(name), why)
 	}
-	if !isAllowedFunc(name) {
-		return violation("function %s is not on the allow-list of built-in pure functions", strings.ToUpper(name))
-	}
+	// The allow-list of the served dialect's built-ins is checked on the
+	// printed text (print.go), for this node and every other node type
+	// that prints as a call.
 	return nil
+}
+
+// isFuncNode reports whether node prints as a function call, "name(...)":
+// the printer checks that name against the dialect's built-ins.
+func isFuncNode(node sqlparser.SQLNode) bool {
+	switch n := node.(type) {
+	case *sqlparser.IntervalDateExpr:
+		switch n.Syntax {
+		case sqlparser.IntervalDateExprBinaryAdd, sqlparser.IntervalDateExprBinaryAddLeft, sqlparser.IntervalDateExprBinarySub:
+			return false
+		}
+		return true
+	case *sqlparser.FuncExpr, *sqlparser.CastExpr, *sqlparser.ConvertExpr, *sqlparser.ConvertUsingExpr,
+		*sqlparser.CurTimeFuncExpr, *sqlparser.IntervalFuncExpr, *sqlparser.ExtractFuncExpr,
+		*sqlparser.TimestampDiffExpr, *sqlparser.TrimFuncExpr, *sqlparser.SubstrExpr, *sqlparser.LocateExpr,
+		*sqlparser.InsertExpr, *sqlparser.CharExpr, *sqlparser.WeightStringFuncExpr, *sqlparser.MatchExpr,
+		*sqlparser.RegexpInstrExpr, *sqlparser.RegexpLikeExpr, *sqlparser.RegexpReplaceExpr,
+		*sqlparser.RegexpSubstrExpr, *sqlparser.ExtractValueExpr, *sqlparser.UpdateXMLExpr,
+		*sqlparser.JSONArrayExpr, *sqlparser.JSONAttributesExpr, *sqlparser.JSONContainsExpr,
+		*sqlparser.JSONContainsPathExpr, *sqlparser.JSONExtractExpr, *sqlparser.JSONKeysExpr,
+		*sqlparser.JSONObjectExpr, *sqlparser.JSONOverlapsExpr, *sqlparser.JSONPrettyExpr,
+		*sqlparser.JSONQuoteExpr, *sqlparser.JSONRemoveExpr, *sqlparser.JSONSchemaValidFuncExpr,
+		*sqlparser.JSONSchemaValidationReportFuncExpr, *sqlparser.JSONSearchExpr,
+		*sqlparser.JSONStorageFreeExpr, *sqlparser.JSONStorageSizeExpr, *sqlparser.JSONUnquoteExpr,
+		*sqlparser.JSONValueExpr, *sqlparser.JSONValueMergeExpr, *sqlparser.JSONValueModifierExpr,
+		*sqlparser.JSONTableExpr,
+		*sqlparser.GeoHashFromLatLongExpr, *sqlparser.GeoHashFromPointExpr, *sqlparser.GeoJSONFromGeomExpr,
+		*sqlparser.GeomCollPropertyFuncExpr, *sqlparser.GeomFormatExpr, *sqlparser.GeomFromGeoHashExpr,
+		*sqlparser.GeomFromGeoJSONExpr, *sqlparser.GeomFromTextExpr, *sqlparser.GeomFromWKBExpr,
+		*sqlparser.GeomPropertyFuncExpr, *sqlparser.LineStringExpr, *sqlparser.LinestrPropertyFuncExpr,
+		*sqlparser.MultiLinestringExpr, *sqlparser.MultiPointExpr, *sqlparser.MultiPolygonExpr,
+		*sqlparser.PointExpr, *sqlparser.PointPropertyFuncExpr, *sqlparser.PolygonExpr,
+		*sqlparser.PolygonPropertyFuncExpr,
+		*sqlparser.Count, *sqlparser.CountStar, *sqlparser.Sum, *sqlparser.Avg, *sqlparser.Max,
+		*sqlparser.Min, *sqlparser.BitAnd, *sqlparser.BitOr, *sqlparser.BitXor, *sqlparser.Std,
+		*sqlparser.StdDev, *sqlparser.StdPop, *sqlparser.StdSamp, *sqlparser.VarPop, *sqlparser.VarSamp,
+		*sqlparser.Variance, *sqlparser.GroupConcatExpr, *sqlparser.AnyValue, *sqlparser.JSONArrayAgg,
+		*sqlparser.JSONObjectAgg, *sqlparser.ArgumentLessWindowExpr, *sqlparser.NtileExpr,
+		*sqlparser.LagLeadExpr, *sqlparser.FirstOrLastValueExpr, *sqlparser.NTHValueExpr,
+		*sqlparser.PerformanceSchemaFuncExpr, *sqlparser.LockingFunc, *sqlparser.GTIDFuncExpr,
+		*sqlparser.ValuesFuncExpr:
+		return true
+	}
+	return false
 }

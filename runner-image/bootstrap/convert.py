@@ -39,8 +39,23 @@ def convert(value, max_bytes, esc, modules, _type=type, _isinstance=isinstance, 
         parts.append(s)
         size[0] += _len(s)
         if size[0] > max_bytes:
-            raise ConvertError("OutputLimitExceeded", "OutputLimitExceeded",
-                               "`result` is over the output limit of %d bytes" % max_bytes)
+            over_budget()
+
+    # Big pandas and numpy values are converted a chunk at a time, and a
+    # container whose shortest possible JSON is already over the budget is
+    # refused before any of it is converted: `result = pd.Series(np.zeros(
+    # 3_000_000))` must fail fast with OutputLimitExceeded, not materialise
+    # millions of Python objects first.
+    CHUNK = 4096
+
+    def over_budget():
+        raise ConvertError("OutputLimitExceeded", "OutputLimitExceeded",
+                           "`result` is over the output limit of %d bytes" % max_bytes)
+
+    def at_least(n, per):
+        # n items of at least per bytes each (separators included).
+        if n * per > max_bytes - size[0] + per:
+            over_budget()
 
     def tname(v):
         t = _type(v)
@@ -182,6 +197,8 @@ def convert(value, max_bytes, esc, modules, _type=type, _isinstance=isinstance, 
         emit("}")
 
     def arr(items, path, depth):
+        if _isinstance(items, (_list, _tuple)):
+            at_least(_len(items), 2)  # "0,"
         emit("[")
         i = 0
         for v in items:
@@ -226,6 +243,7 @@ def convert(value, max_bytes, esc, modules, _type=type, _isinstance=isinstance, 
             container(v, path, depth, arr, v)
             return
         if t is _dict:
+            at_least(_len(v), 5)  # "":0,
             container(v, path, depth, obj, _dict_items(v))
             return
         s = scalar(v, path)
@@ -243,28 +261,47 @@ def convert(value, max_bytes, esc, modules, _type=type, _isinstance=isinstance, 
             return
         if np is not None and _isinstance(v, np.ndarray):
             kind = v.dtype.kind
-            if kind in "Mm":
-                if v.ndim == 0:
-                    emit(scalar(v[()], path) or "null")
-                    return
-                container(v, path, depth, arr, [v[i] for i in _range(_len(v))])
-                return
             if kind == "c":
                 fail(path, "a numpy array of complex numbers has no JSON form")
-            items = v.tolist()
-            if _type(items) is not _list:  # 0-d array
-                conv(items, path, depth)
+            if v.ndim == 0:
+                if kind in "Mm":
+                    emit(scalar(v[()], path) or "null")
+                else:
+                    conv(v.tolist(), path, depth)
                 return
-            container(v, path, depth, arr, items)
+            at_least(_len(v), 2)
+            container(v, path, depth, arr, ndarray_items(v, kind))
             return
         if pd is not None:
             if _isinstance(v, pd.DataFrame):
                 container(v, path, depth, records, v)
                 return
             if _isinstance(v, pd.Series):
-                container(v, path, depth, obj, _list(_zip(v.index.tolist(), v.tolist())))
+                at_least(_len(v), 5)  # "":0,
+                container(v, path, depth, obj, series_pairs(v))
                 return
         fail(path, "a value of type %s has no JSON form (convert it to a supported type)" % tname(v))
+
+    def ndarray_items(a, kind):
+        # Elements of the first axis, converted to Python a chunk at a time.
+        n = _len(a)
+        for start in _range(0, n, CHUNK):
+            block = a[start:start + CHUNK]
+            if kind in "Mm":
+                for i in _range(_len(block)):
+                    yield block[i]
+            else:
+                for item in block.tolist():
+                    yield item
+
+    def series_pairs(ser):
+        idx = ser.index
+        n = _len(ser)
+        for start in _range(0, n, CHUNK):
+            ks = idx[start:start + CHUNK].tolist()
+            vs = ser.iloc[start:start + CHUNK].tolist()
+            for pair in _zip(ks, vs):
+                yield pair
 
     def records(df, path, depth):
         cols = [key(c, path) for c in df.columns.tolist()]
@@ -274,24 +311,28 @@ def convert(value, max_bytes, esc, modules, _type=type, _isinstance=isinstance, 
                 raise ConvertError("RuntimeError", "ValueError",
                                    "`%s`: duplicate key after conversion: %s (DataFrame columns)" % (where(path), esc(c)))
             seen.add(c)
-        columns = [df.iloc[:, j].tolist() for j in _range(_len(cols))]
         n = _len(df.index)
+        at_least(n, 3 + 4 * _len(cols))  # {"":0,...},
         emit("[")
         keys = [esc(c) + ":" for c in cols]
-        for i in _range(n):
-            if i:
-                emit(",")
-            emit("{")
-            path.append("[%d]" % i)
-            for j in _range(_len(cols)):
-                if j:
+        for start in _range(0, n, CHUNK):
+            block = df.iloc[start:start + CHUNK]
+            columns = [block.iloc[:, j].tolist() for j in _range(_len(cols))]
+            for r in _range(_len(block.index)):
+                i = start + r
+                if i:
                     emit(",")
-                emit(keys[j])
-                path.append("[%s]" % esc(cols[j]))
-                conv(columns[j][i], path, depth + 2)
+                emit("{")
+                path.append("[%d]" % i)
+                for j in _range(_len(cols)):
+                    if j:
+                        emit(",")
+                    emit(keys[j])
+                    path.append("[%s]" % esc(cols[j]))
+                    conv(columns[j][r], path, depth + 2)
+                    path.pop()
                 path.pop()
-            path.pop()
-            emit("}")
+                emit("}")
         emit("]")
 
     conv(value, [], 0)

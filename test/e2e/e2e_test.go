@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -86,7 +87,7 @@ func resultOf(t *testing.T, ce *execv1.CodeExecution) []byte {
 	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ce.Namespace, Name: r.ConfigMapName}, cm); err != nil {
 		t.Fatal(err)
 	}
-	b, err := controllers.DecodeStoredResult(cm)
+	b, err := controllers.DecodeStoredResult(cm, ce.Status.Result)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,18 +156,10 @@ func TestSleeperEndsTimeoutByActiveDeadlineSeconds(t *testing.T) {
 	ns := newNamespace(t, nil)
 	ce := wrappers.MakeCodeExecution("deadline", ns).Timeout(2).Code("import time\ntime.sleep(600)\n").Obj()
 	c := run(t, ce)
+	// The reason's message comes from the Job's own DeadlineExceeded
+	// condition; the terminal status then removes the Job and its Pod.
 	want(t, c, execv1.ReasonTimeout, "activeDeadlineSeconds (6s)")
-	job := &batchv1.Job{}
-	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: ce.Status.JobName}, job); err != nil {
-		t.Fatal(err)
-	}
-	failed := false
-	for _, jc := range job.Status.Conditions {
-		failed = failed || ((jc.Type == batchv1.JobFailed || jc.Type == batchv1.JobFailureTarget) && jc.Reason == batchv1.JobReasonDeadlineExceeded)
-	}
-	if !failed {
-		t.Errorf("the Job did not fail with DeadlineExceeded: %+v", job.Status.Conditions)
-	}
+	wantNoWorkload(t, ns)
 }
 
 func TestForkBombIsContained(t *testing.T) {
@@ -282,6 +275,14 @@ func TestSQLReadsMariaDBAndRefusesAWrite(t *testing.T) {
 		BindAddress: bridgeAddress(t),
 	})
 	ns := newNamespace(t, nil)
+	// The manager reads no Secret: the policy declares where shop-db may go.
+	pol := &execv1.ExecutionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "e2e-sql-" + ns}, Spec: execv1.ExecutionPolicySpec{
+		NamespaceSelector: execv1.NamespaceSelector{MatchLabels: map[string]execv1.LabelValue{"kubernetes.io/metadata.name": execv1.LabelValue(ns)}},
+		Datasources: []execv1.DatasourcePolicy{{SecretName: "shop-db",
+			Endpoints: []string{net.JoinHostPort(db.Host, strconv.Itoa(db.Port))}}},
+	}}
+	create(t, pol)
+	t.Cleanup(func() { _ = k8s.Delete(context.Background(), pol) })
 	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "shop-db", Namespace: ns},
 		StringData: map[string]string{"dsn": db.ReadOnlyTCPDSN()}})
 	read := wrappers.MakeCodeExecution("read", ns).Language(execv1.LanguageSQL).Datasource("shop-db", "dsn").
@@ -369,19 +370,59 @@ func TestManagerKilledMidwayLeavesOneJobEachAndAllTerminal(t *testing.T) {
 		want(t, c, execv1.ReasonCompleted, "")
 		jsonEqual(t, fmt.Sprint(i), resultOf(t, ce))
 	}
-	var jobs batchv1.JobList
-	if err := k8s.List(context.Background(), &jobs, client.InNamespace(ns)); err != nil {
+	uids := map[string]bool{}
+	for _, ce := range ces {
+		if ce.Status.JobUID == "" || uids[ce.Status.JobUID] {
+			t.Errorf("%s: status.jobUID %q missing or shared", ce.Name, ce.Status.JobUID)
+		}
+		uids[ce.Status.JobUID] = true
+	}
+	wantNoWorkload(t, ns)
+}
+
+// wantNoWorkload waits until no Job and no Pod is left in ns: every
+// execution there is terminal, and terminal means stopped.
+func wantNoWorkload(t *testing.T, ns string) {
+	t.Helper()
+	eventually(t, time.Minute, "no Job or Pod left", func() error {
+		var jobs batchv1.JobList
+		var pods corev1.PodList
+		if err := k8s.List(context.Background(), &jobs, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		if err := k8s.List(context.Background(), &pods, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		if len(jobs.Items)+len(pods.Items) != 0 {
+			return fmt.Errorf("%d Jobs and %d Pods left", len(jobs.Items), len(pods.Items))
+		}
+		return nil
+	})
+}
+
+// A Job deleted by a user mid-run ends the execution; the Job is never
+// recreated, so the code never runs a second time.
+func TestDeletedJobIsNeverRecreated(t *testing.T) {
+	ns := newNamespace(t, nil)
+	ce := wrappers.MakeCodeExecution("once", ns).Timeout(120).Code("import time\ntime.sleep(600)\n").Obj()
+	create(t, ce)
+	eventually(t, runTimeout, "the runner running", func() error {
+		_ = k8s.Get(context.Background(), client.ObjectKeyFromObject(ce), ce)
+		c := meta.FindStatusCondition(ce.Status.Conditions, execv1.ConditionSucceeded)
+		if c == nil || c.Reason != execv1.ReasonRunning {
+			return fmt.Errorf("condition %v", c)
+		}
+		return nil
+	})
+	job := &batchv1.Job{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: ce.Status.JobName}, job); err != nil {
 		t.Fatal(err)
 	}
-	owners := map[string]int{}
-	for i := range jobs.Items {
-		if o := metav1.GetControllerOf(&jobs.Items[i]); o != nil {
-			owners[string(o.UID)]++
-		}
+	if err := k8s.Delete(context.Background(), job, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
+		t.Fatal(err)
 	}
-	if len(jobs.Items) != 20 || len(owners) != 20 {
-		t.Errorf("%d Jobs for %d executions, want exactly one each for 20", len(jobs.Items), len(owners))
-	}
+	want(t, waitDone(t, ce, runTimeout), execv1.ReasonPodFailed, "never recreated")
+	wantNoWorkload(t, ns)
 }
 
 func TestPodDeletedMidRunEndsPodFailed(t *testing.T) {
@@ -404,4 +445,5 @@ func TestPodDeletedMidRunEndsPodFailed(t *testing.T) {
 		t.Fatal(err)
 	}
 	want(t, waitDone(t, ce, runTimeout), execv1.ReasonPodFailed, "")
+	wantNoWorkload(t, ns)
 }

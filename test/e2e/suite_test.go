@@ -100,7 +100,6 @@ func startManager(extra ...string) error {
 	args := append([]string{
 		"--runner-image", runnerImage, "--runner-image-pull-policy", "Never",
 		"--metrics-bind-address", "0", "--health-probe-bind-address", "0",
-		"--job-ttl-seconds-after-finished", "600",
 	}, extra...)
 	cmd := exec.Command(managerBin, args...)
 	logf, err := os.OpenFile(filepath.Join(repoRoot(), "bin", "manager-e2e.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -144,7 +143,12 @@ func stopManager() {
 func newNamespace(t testing.TB, labels map[string]string) string {
 	t.Helper()
 	ctx := context.Background()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "e2e-", Labels: labels}}
+	// Opted in to the baseline ExecutionPolicy that hack/test-e2e.sh applies.
+	l := map[string]string{execv1.LabelExecutionsEnabled: "true"}
+	for k, v := range labels {
+		l[k] = v
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "e2e-", Labels: l}}
 	if err := k8s.Create(ctx, ns); err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,20 @@ const waitFor = 20 * time.Second
 var nsCounter int
 
 // newNamespace creates a namespace for one test.
+// newNamespace creates a namespace that the baseline policy selects (it
+// carries execution.codeexec.io/enabled=true) with extra labels.
 func newNamespace(t *testing.T, labels map[string]string) string {
+	t.Helper()
+	l := map[string]string{execv1.LabelExecutionsEnabled: "true"}
+	for k, v := range labels {
+		l[k] = v
+	}
+	return newUnselectedNamespace(t, l)
+}
+
+// newUnselectedNamespace creates a namespace with exactly these labels:
+// only a policy that selects them governs it.
+func newUnselectedNamespace(t *testing.T, labels map[string]string) string {
 	t.Helper()
 	nsCounter++
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("it-%d-%d", time.Now().Unix()%100000, nsCounter), Labels: labels}}
@@ -99,7 +112,10 @@ func finishJob(t *testing.T, job *batchv1.Job, failed bool, reason string) {
 	t.Helper()
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(job), job); err != nil {
-			return err
+			// The controller deletes the Job as soon as the execution
+			// ends, which may be before the Job controller would have
+			// marked it finished.
+			return client.IgnoreNotFound(err)
 		}
 		now := metav1.Now()
 		job.Status.Active = 0
@@ -117,7 +133,7 @@ func finishJob(t *testing.T, job *batchv1.Job, failed bool, reason string) {
 				{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now},
 			}
 		}
-		return k8s.Status().Update(context.Background(), job)
+		return client.IgnoreNotFound(k8s.Status().Update(context.Background(), job))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -271,12 +287,27 @@ func TestSuccessfulRunReportsResultAndEvents(t *testing.T) {
 		}
 		return nil
 	})
-	eventually(t, waitFor, "the Job's TTL once the result is persisted", func() error {
-		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(job), job); err != nil {
-			return err
-		}
-		if ptr.Deref(job.Spec.TTLSecondsAfterFinished, -1) != testJobTTL {
-			return fmt.Errorf("ttl = %v", job.Spec.TTLSecondsAfterFinished)
+	if ce.Status.JobUID != string(job.UID) {
+		t.Errorf("status.jobUID = %q, want the Job's %q", ce.Status.JobUID, job.UID)
+	}
+	wantStopped(t, job, pod)
+}
+
+// wantStopped checks that the Job and its Pod are deleted, or being
+// deleted: once the status is terminal no code of the execution may run.
+// No garbage collector runs here, so the Pod must have been deleted by the
+// controller itself.
+func wantStopped(t *testing.T, job *batchv1.Job, pod *corev1.Pod) {
+	t.Helper()
+	eventually(t, waitFor, "the Job and its Pod deleted", func() error {
+		for _, obj := range []client.Object{job.DeepCopy(), pod.DeepCopy()} {
+			err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)
+			if err == nil && obj.GetDeletionTimestamp() == nil {
+				return fmt.Errorf("%T %s still exists", obj, obj.GetName())
+			}
+			if err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
 		}
 		return nil
 	})
@@ -311,7 +342,7 @@ func TestLargeResultLandsWholeInOwnedConfigMap(t *testing.T) {
 	if !metav1.IsControlledBy(cm, ce) {
 		t.Error("the result ConfigMap is not owned by the CodeExecution")
 	}
-	got, err := controllers.DecodeStoredResult(cm)
+	got, err := controllers.DecodeStoredResult(cm, ce.Status.Result)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -490,8 +521,10 @@ func TestRestartIsIdempotent(t *testing.T) {
 	if err := startManager(); err != nil {
 		t.Fatal(err)
 	}
+	jobUIDs := map[string]string{}
 	for _, ce := range ces {
 		job := waitJob(t, ce)
+		jobUIDs[ce.Name] = string(job.UID)
 		pod := startPod(t, job)
 		if ce.Name == "r-3" {
 			stopManager()
@@ -512,16 +545,12 @@ func TestRestartIsIdempotent(t *testing.T) {
 			t.Errorf("%s: result %+v", ce.Name, ce.Status.Result)
 		}
 	}
-	var jobs batchv1.JobList
-	if err := k8s.List(context.Background(), &jobs, client.InNamespace(ns)); err != nil {
-		t.Fatal(err)
-	}
-	perOwner := map[string]int{}
-	for _, j := range jobs.Items {
-		perOwner[string(metav1.GetControllerOf(&j).UID)]++
-	}
-	if len(jobs.Items) != n || len(perOwner) != n {
-		t.Errorf("%d Jobs for %d owners, want exactly one Job per execution (%d)", len(jobs.Items), len(perOwner), n)
+	// Finished executions' Jobs are deleted: the one Job each had is the
+	// one its status records.
+	for _, ce := range ces {
+		if ce.Status.JobUID == "" || ce.Status.JobUID != jobUIDs[ce.Name] {
+			t.Errorf("%s: status.jobUID %q, but its Job was %q", ce.Name, ce.Status.JobUID, jobUIDs[ce.Name])
+		}
 	}
 }
 

@@ -128,6 +128,24 @@ func setup() error {
 	if err := applyYAML(ctx, filepath.Join(repoRoot(), "config", "admission", "execution-policy.yaml")); err != nil {
 		return fmt.Errorf("installing the admission policy: %w", err)
 	}
+	// As `make install`: the baseline policy, which selects namespaces
+	// labelled execution.codeexec.io/enabled=true (newNamespace sets it).
+	if err := applyYAML(ctx, filepath.Join(repoRoot(), "config", "samples", "baseline-executionpolicy.yaml")); err != nil {
+		return fmt.Errorf("installing the baseline policy: %w", err)
+	}
+	// The datasources the tests' opted-in namespaces use.
+	if err := k8s.Create(ctx, &execv1.ExecutionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "it-datasources"},
+		Spec: execv1.ExecutionPolicySpec{
+			NamespaceSelector: execv1.NamespaceSelector{MatchLabels: map[string]execv1.LabelValue{execv1.LabelExecutionsEnabled: "true"}},
+			Datasources: []execv1.DatasourcePolicy{
+				{SecretName: "db", Endpoints: []string{"127.0.0.1:3306"}},
+				{SecretName: "analytics-db", Endpoints: []string{"mariadb.example.internal:3306"}}, // config/samples
+			},
+		},
+	}); err != nil {
+		return fmt.Errorf("creating the datasource policy: %w", err)
+	}
 	return startManager()
 }
 
@@ -152,31 +170,35 @@ func applyYAML(ctx context.Context, path string) error {
 	return nil
 }
 
-// testJobTTL is the TTL the manager sets on finished Jobs in these tests.
-const testJobTTL = int32(120)
-
 // startManager starts a manager with the controller, as main.go does.
 func startManager() error {
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mcfg := rest.CopyConfig(cfg)
+	mcfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return apiCalls.wrap(rt) }
+	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{
 		Scheme:  scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
+		Client:  client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		// Tests restart the manager in one process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+		// The cache main.go uses: labelled Jobs, Pods and ConfigMaps only.
+		Cache: controllers.CacheOptions(),
 	})
 	if err != nil {
 		return err
 	}
 	r := &controllers.CodeExecutionReconciler{
-		Client:                     mgr.GetClient(),
-		Scheme:                     mgr.GetScheme(),
-		Recorder:                   mgr.GetEventRecorder("codeexecution-controller"),
-		Logs:                       controllers.ClientsetLogReader{Clientset: clientset},
-		Clock:                      clock.RealClock{},
-		Job:                        controllers.DefaultJobOptions(),
-		Bounds:                     controllers.DefaultBounds(),
-		JobTTLSecondsAfterFinished: ptr.To(testJobTTL),
+		Client:   mgr.GetClient(),
+		Scheme:   mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorder("codeexecution-controller"),
+		Logs:     controllers.ClientsetLogReader{Clientset: clientset},
+		Clock:    clock.RealClock{},
+		Job:      controllers.DefaultJobOptions(),
+		Bounds:   testBounds(),
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := (&controllers.ExecutionPolicyReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("executionpolicy-controller")}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -189,6 +211,71 @@ func startManager() error {
 	}()
 	mgrStop, mgrDone = cancel, done
 	return nil
+}
+
+// callCounter counts the manager's requests to the API server, by verb
+// and resource, watches excluded.
+type callCounter struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+var apiCalls = &callCounter{}
+
+type countingRT struct {
+	c  *callCounter
+	rt http.RoundTripper
+}
+
+func (c *callCounter) wrap(rt http.RoundTripper) http.RoundTripper { return countingRT{c, rt} }
+
+func (t countingRT) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Query().Get("watch") != "true" {
+		key := r.Method + " " + resourceOf(r.URL.Path)
+		t.c.mu.Lock()
+		if t.c.counts == nil {
+			t.c.counts = map[string]int{}
+		}
+		t.c.counts[key]++
+		t.c.mu.Unlock()
+	}
+	return t.rt.RoundTrip(r)
+}
+
+// resourceOf keeps the resource (and subresource) of an API path.
+func resourceOf(path string) string {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	for i := len(parts) - 1; i >= 0; i-- {
+		switch parts[i] {
+		case "status", "log":
+			if i > 1 {
+				return parts[i-2] + "/" + parts[i]
+			}
+		}
+	}
+	for i, p := range parts {
+		if p == "namespaces" && i+2 < len(parts) {
+			return parts[i+2]
+		}
+	}
+	return parts[len(parts)-1]
+}
+
+// reset clears the counts and returns them.
+func (c *callCounter) reset() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.counts
+	c.counts = map[string]int{}
+	return out
+}
+
+// testBounds are the manager's bounds, except that a Job without a Pod has
+// its events read at once.
+func testBounds() controllers.Bounds {
+	b := controllers.DefaultBounds()
+	b.CreateFailureAfter = 0
+	return b
 }
 
 func stopManager() {
@@ -204,7 +291,19 @@ func stopManager() {
 type standInKubelet struct {
 	mu       sync.Mutex
 	logs     map[string]string
+	failing  map[string]bool
 	requests int
+}
+
+// fail makes the log of a Pod fail with 500, as an unreachable kubelet or
+// a rotated log does.
+func (k *standInKubelet) fail(ns, pod string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.failing == nil {
+		k.failing = map[string]bool{}
+	}
+	k.failing[ns+"/"+pod] = true
 }
 
 func (k *standInKubelet) setLog(ns, pod, log string) {
@@ -222,7 +321,12 @@ func (k *standInKubelet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	k.mu.Lock()
 	k.requests++
 	log, ok := k.logs[parts[0]+"/"+parts[1]]
+	failing := k.failing[parts[0]+"/"+parts[1]]
 	k.mu.Unlock()
+	if failing {
+		http.Error(w, "the kubelet cannot read the log", http.StatusInternalServerError)
+		return
+	}
 	if !ok {
 		http.Error(w, "container not found", http.StatusNotFound)
 		return

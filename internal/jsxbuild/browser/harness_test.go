@@ -20,6 +20,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/codeexec/codeexec-operator/internal/testutil/netns"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -204,14 +206,34 @@ func (h *hostServer) strays() []string {
 	return append([]string(nil), h.stray...)
 }
 
-// startBrowser starts one headless Chromium for the whole test.
-func startBrowser(t *testing.T) context.Context {
+// startBrowser starts one headless Chromium for the whole test, with
+// extra command-line flags (without the leading "--": "name=value" or
+// "name") and extra enterprise policies. In a mount namespace of its own,
+// its /etc/resolv.conf names the wire's DNS server, so that every name it
+// resolves is seen, and its /etc/chromium holds quietPolicies (plus
+// policies), so that nothing but the pages it shows uses the network.
+func startBrowser(t *testing.T, policies map[string]any, extra ...string) context.Context {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("Debian's chromium is required at %s (hack/install-deps.sh installs it): %v", chromiumPath, err)
 	}
+	dir := t.TempDir()
+	resolv, err := netns.WriteResolvConf(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	etc, err := chromiumEtc(dir, policies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := netns.WrapProgram(dir, chromiumPath,
+		netns.Bind{Source: resolv, Target: "/etc/resolv.conf"},
+		netns.Bind{Source: etc, Target: "/etc/chromium"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
+		chromedp.ExecPath(exe),
 		chromedp.Headless,
 		chromedp.NoSandbox, // the tests run as root
 		chromedp.DisableGPU,
@@ -227,6 +249,16 @@ func startBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("metrics-recording-only", true),
 		chromedp.Flag("mute-audio", true),
+		// Background fetches of the browser's own (none is a page's).
+		chromedp.Flag("disable-features", "OptimizationHints,OptimizationGuideModelDownloading,OptimizationHintsFetching,OptimizationTargetPrediction,NetworkTimeServiceQuerying,AutofillServerCommunication,MediaRouter,Translate,CertificateTransparencyComponentUpdater"),
+	}
+	for _, f := range extra {
+		name, value, ok := strings.Cut(f, "=")
+		if ok {
+			opts = append(opts, chromedp.Flag(name, value))
+		} else {
+			opts = append(opts, chromedp.Flag(name, true))
+		}
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
@@ -320,4 +352,85 @@ func waitFor(ctx context.Context, what string, cond func() (bool, error)) error 
 		}
 	}
 	return fmt.Errorf("gave up waiting for %s (last error: %v)", what, last)
+}
+
+// quietPolicies turn off what Chromium fetches on its own (component and
+// time updates, sign-in, autofill and optimisation hints, safe browsing):
+// on the test's second network, anything the browser sends must come from
+// the page under test. None of them changes what a page may do.
+var quietPolicies = map[string]any{
+	"ComponentUpdatesEnabled":                 false,
+	"BrowserNetworkTimeQueriesEnabled":        false,
+	"BrowserSignin":                           0,
+	"SyncDisabled":                            true,
+	"AutofillAddressEnabled":                  false,
+	"AutofillCreditCardEnabled":               false,
+	"PasswordManagerEnabled":                  false,
+	"SafeBrowsingProtectionLevel":             0,
+	"MetricsReportingEnabled":                 false,
+	"TranslateEnabled":                        false,
+	"SpellCheckServiceEnabled":                false,
+	"SearchSuggestEnabled":                    false,
+	"UrlKeyedAnonymizedDataCollectionEnabled": false,
+	"DomainReliabilityAllowed":                false,
+	"ExtensionInstallBlocklist":               []string{"*"},
+	"BackgroundModeEnabled":                   false,
+	"PromotionalTabsEnabled":                  false,
+	"ShowFullUrlsInAddressBar":                false,
+}
+
+// chromiumEtc writes a copy of /etc/chromium with a managed policy file
+// into dir and returns its path.
+func chromiumEtc(dir string, policies map[string]any) (string, error) {
+	etc := filepath.Join(dir, "etc-chromium")
+	if err := os.MkdirAll(filepath.Join(etc, "policies", "managed"), 0o755); err != nil {
+		return "", err
+	}
+	if b, err := os.ReadFile("/etc/chromium/master_preferences"); err == nil {
+		if err := os.WriteFile(filepath.Join(etc, "master_preferences"), b, 0o644); err != nil {
+			return "", err
+		}
+	}
+	all := map[string]any{}
+	for k, v := range quietPolicies {
+		all[k] = v
+	}
+	for k, v := range policies {
+		all[k] = v
+	}
+	b, err := json.Marshal(all)
+	if err != nil {
+		return "", err
+	}
+	return etc, os.WriteFile(filepath.Join(etc, "policies", "managed", "codeexec-test.json"), b, 0o644)
+}
+
+// browserBackground are the exact names Chromium itself still looks up
+// with quietPolicies (sign-in's ListAccounts, the component updater): the
+// wire answers NXDOMAIN and the checks ignore queries for exactly these
+// names, which carry no data a page could choose.
+var browserBackground = map[string]bool{"accounts.google.com.": true, "update.googleapis.com.": true}
+
+// pageTraffic returns the wire events that are not the browser's own
+// background lookups.
+func pageTraffic(evs []netns.WireEvent) []netns.WireEvent {
+	var out []netns.WireEvent
+	for _, e := range evs {
+		if e.Kind == "dns" {
+			name := string(e.Data)
+			if i := strings.LastIndexByte(name, ' '); i >= 0 {
+				name = name[i+1:]
+			}
+			if browserBackground[strings.ToLower(name)] {
+				continue
+			}
+		}
+		if e.Kind == "packet" && strings.HasSuffix(e.Dst, ":53") {
+			// The same lookups as raw packets; the DNS server records
+			// every query it parses, so page queries are not lost.
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
 }

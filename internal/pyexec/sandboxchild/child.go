@@ -9,13 +9,12 @@
 package sandboxchild
 
 import (
-	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"syscall"
 	"unsafe"
 
@@ -55,6 +54,9 @@ type Spec struct {
 	FSize        uint64 `json:"fsize"`
 	NProc        uint64 `json:"nproc"`
 	NoFile       uint64 `json:"nofile"`
+	// CgroupProcs is the cgroup.procs file of the run's memory cgroup,
+	// joined first, while the helper is still root; empty without one.
+	CgroupProcs string `json:"cgroupProcs,omitempty"`
 }
 
 func init() {
@@ -66,6 +68,9 @@ func init() {
 // childMain runs in the helper: it prepares the process and execs python.
 // It never returns.
 func childMain(specJSON string) {
+	// One thread does it all: no_new_privs and seccomp filters are per
+	// thread, and the exec keeps only the thread that calls it.
+	runtime.LockOSThread()
 	syscall.CloseOnExec(FDStatus)
 	fail := func(format string, a ...any) {
 		msg := fmt.Sprintf(format, a...)
@@ -91,10 +96,10 @@ func childMain(specJSON string) {
 	if err != nil {
 		fail("pyexec helper: env: %v", err)
 	}
+	listener := newListenerMsg(s.AS)
 	if err := prepareChild(s); err != nil {
 		fail("pyexec helper: %v", err)
 	}
-	runtime.LockOSThread()
 	nproc := unix.Rlimit{Cur: s.NProc, Max: s.NProc}
 	if _, _, e := syscall.RawSyscall(syscall.SYS_SETRLIMIT, unix.RLIMIT_NPROC, uintptr(unsafe.Pointer(&nproc)), 0); e != 0 {
 		rawFail("pyexec helper: setrlimit RLIMIT_NPROC failed, errno ", e)
@@ -103,6 +108,7 @@ func childMain(specJSON string) {
 	if _, _, e := syscall.RawSyscall(syscall.SYS_SETRLIMIT, unix.RLIMIT_AS, uintptr(unsafe.Pointer(&as)), 0); e != 0 {
 		rawFail("pyexec helper: setrlimit RLIMIT_AS failed, errno ", e)
 	}
+	listener.installAndSend()
 	_, _, e := syscall.RawSyscall(syscall.SYS_EXECVE, uintptr(unsafe.Pointer(path)),
 		uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envv[0])))
 	rawFail("pyexec helper: exec of python failed, errno ", e)
@@ -129,6 +135,11 @@ func rawFail(msg string, errno syscall.Errno) {
 }
 
 func prepareChild(s Spec) error {
+	if s.CgroupProcs != "" {
+		if err := os.WriteFile(s.CgroupProcs, []byte("0"), 0); err != nil {
+			return fmt.Errorf("joining the run's memory cgroup: %w", err)
+		}
+	}
 	// Nothing but our own fds may reach python.
 	if err := cloexecFrom(FDFirstIn + s.Inputs); err != nil {
 		return fmt.Errorf("closing inherited fds: %w", err)
@@ -149,6 +160,16 @@ func prepareChild(s Spec) error {
 		}
 		if err := syscall.Setresuid(s.UID, s.UID, s.UID); err != nil {
 			return fmt.Errorf("setresuid %d: %w", s.UID, err)
+		}
+	}
+	// A fresh, empty session keyring: the caller's (its keys are possessed
+	// through it, whatever the uid) stays behind. Where keyctl itself is
+	// denied (ENOSYS, or EPERM from a seccomp profile such as the container
+	// runtime's default, which the code inherits), no keyring is reachable
+	// at all; that is checked, not assumed.
+	if _, err := unix.KeyctlJoinSessionKeyring("codeexec-run"); err != nil && !errors.Is(err, unix.ENOSYS) {
+		if !errors.Is(err, unix.EPERM) || keyctlUsable() {
+			return fmt.Errorf("joining a new session keyring: %w", err)
 		}
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
@@ -201,93 +222,18 @@ func cloexecFrom(first int) error {
 	return nil
 }
 
-// setupMounts runs as root in the helper's fresh mount and PID namespaces:
-// nothing propagates back to the host, every existing mount becomes
-// read-only, /proc shows only the sandbox's processes, and the scratch dir
-// is a private size-limited tmpfs owned by the sandbox uid.
+// setupMounts runs as root in the helper's fresh mount and PID namespaces
+// (see rootfs.go): nothing propagates back to the host, and python gets a
+// new root that holds only what it needs.
 func setupMounts(s Spec) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts private: %w", err)
 	}
-	mounts, err := readMountinfo("/proc/self/mountinfo")
-	if err != nil {
-		return err
-	}
-	for _, m := range mounts {
-		flags := uintptr(unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV)
-		flags |= m.flags
-		// Best effort: a mount that refuses stays as it was; the uid and
-		// its permissions still apply there.
-		_ = unix.Mount("", m.point, "", flags, "")
-	}
-	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		return fmt.Errorf("mounting /proc: %w", err)
-	}
-	uid, gid := s.UID, s.GID
-	if uid < 0 {
-		uid, gid = os.Getuid(), os.Getgid()
-	}
-	opts := fmt.Sprintf("size=%d,nr_inodes=%d,mode=0700,uid=%d,gid=%d", s.ScratchBytes, 1<<16, uid, gid)
-	if err := unix.Mount("tmpfs", s.Dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
-		return fmt.Errorf("mounting the scratch tmpfs on %s: %w", s.Dir, err)
-	}
-	return nil
+	return buildRoot(s)
 }
 
-type mountEntry struct {
-	point string
-	flags uintptr
-}
-
-func readMountinfo(path string) ([]mountEntry, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []mountEntry
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 6 {
-			continue
-		}
-		var fl uintptr
-		for _, o := range strings.Split(fields[5], ",") {
-			switch o {
-			case "noexec":
-				fl |= unix.MS_NOEXEC
-			case "noatime":
-				fl |= unix.MS_NOATIME
-			case "nodiratime":
-				fl |= unix.MS_NODIRATIME
-			case "relatime":
-				fl |= unix.MS_RELATIME
-			case "strictatime":
-				fl |= unix.MS_STRICTATIME
-			}
-		}
-		out = append(out, mountEntry{point: unescapeMount(fields[4]), flags: fl})
-	}
-	return out, sc.Err()
-}
-
-// unescapeMount decodes the octal escapes (\040 for a space) of mountinfo.
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+// keyctlUsable reports whether this process can read its session keyring.
+func keyctlUsable() bool {
+	_, err := unix.KeyctlGetKeyringID(unix.KEY_SPEC_SESSION_KEYRING, false)
+	return err == nil
 }

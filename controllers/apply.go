@@ -1,0 +1,115 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	execv1 "github.com/codeexec/codeexec-operator/api/v1alpha1"
+)
+
+// workload is what runs an execution's code: its Job and the Pods the Job
+// controls.
+type workload struct {
+	job  *batchv1.Job
+	pods []corev1.Pod
+}
+
+// apply carries out a Plan: it creates its objects, then takes its status
+// (Reconcile writes it). An object that cannot be ours ends the execution
+// instead.
+func (r *CodeExecutionReconciler) apply(ctx context.Context, ce *execv1.CodeExecution, o Observed, p Plan) (ctrl.Result, *workload, error) {
+	w := &workload{job: o.Job, pods: o.Pods}
+	for _, obj := range p.Create {
+		_, fail, err := r.createOwned(ctx, ce, obj)
+		if err != nil {
+			return ctrl.Result{}, w, err // nothing is written: the next try reads the result again
+		}
+		if fail != nil {
+			p.Status.Result, p.Status.Stdout, p.Status.Stderr = nil, "", ""
+			next := &execv1.CodeExecution{ObjectMeta: ce.ObjectMeta, Status: p.Status}
+			finish(next, *fail, o.Now)
+			p.Status = next.Status
+			break
+		}
+	}
+	ce.Status = p.Status
+	return ctrl.Result{RequeueAfter: p.RequeueAfter}, w, nil
+}
+
+// stopWorkload deletes the Job of a finished execution and the Pods it
+// controls, so that none of its code runs any more. w is what this
+// reconcile observed; without it the Job and Pods are looked up in the
+// cache. Only the Job whose UID status.jobUID holds is deleted: never an
+// object the execution does not own.
+func (r *CodeExecutionReconciler) stopWorkload(ctx context.Context, ce *execv1.CodeExecution, w *workload) error {
+	r.queue.release(ce.Namespace, ce.UID)
+	r.started.Delete(ce.UID)
+	if ce.Status.JobUID == "" {
+		return nil
+	}
+	if w == nil || w.job == nil {
+		job := &batchv1.Job{}
+		err := r.Get(ctx, types.NamespacedName{Namespace: ce.Namespace, Name: ce.Status.JobName}, job)
+		if apierrors.IsNotFound(err) || (err == nil && string(job.UID) != ce.Status.JobUID) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("getting Job %s: %w", ce.Status.JobName, err)
+		}
+		var pods corev1.PodList
+		if err := r.List(ctx, &pods, client.InNamespace(ce.Namespace), client.MatchingLabels{execv1.LabelExecutionUID: string(ce.UID)}); err != nil {
+			return fmt.Errorf("listing Pods: %w", err)
+		}
+		w = &workload{job: job}
+		for _, p := range pods.Items {
+			if c := metav1.GetControllerOf(&p); c != nil && c.UID == job.UID {
+				w.pods = append(w.pods, p)
+			}
+		}
+	}
+	if string(w.job.UID) != ce.Status.JobUID {
+		return nil
+	}
+	var errs []error
+	if w.job.DeletionTimestamp.IsZero() {
+		uid := w.job.UID
+		err := r.Delete(ctx, w.job, client.PropagationPolicy(metav1.DeletePropagationBackground), client.Preconditions{UID: &uid})
+		if ignoreGone(err) != nil {
+			errs = append(errs, fmt.Errorf("deleting Job %s: %w", w.job.Name, err))
+		} else {
+			ctrl.LoggerFrom(ctx).V(2).Info("Deleted the Job of a finished execution", "job", klog.KObj(w.job))
+		}
+	}
+	// The garbage collector would delete the Pods too, a moment later: do
+	// not leave the code that moment.
+	for i := range w.pods {
+		p := &w.pods[i]
+		if !p.DeletionTimestamp.IsZero() {
+			continue
+		}
+		uid := p.UID
+		if err := r.Delete(ctx, p, client.Preconditions{UID: &uid}); ignoreGone(err) != nil {
+			errs = append(errs, fmt.Errorf("deleting Pod %s: %w", p.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ignoreGone ignores the errors of deleting what is already gone or was
+// replaced (a UID precondition that failed).
+func ignoreGone(err error) error {
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil
+	}
+	return err
+}

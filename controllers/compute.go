@@ -1,0 +1,159 @@
+package controllers
+
+import (
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	execv1 "github.com/codeexec/codeexec-operator/api/v1alpha1"
+	"github.com/codeexec/codeexec-operator/internal/result"
+)
+
+// Outcome is how an execution ends: a reason, a message, and the runner's
+// result when it was read.
+type Outcome struct {
+	Reason  string
+	Message string
+	Result  *result.ExecutionResult
+	// DurationMillis is the run time the runner reported in its summary,
+	// used when there is no Result.
+	DurationMillis int64
+}
+
+// Plan is what Compute decided: the new status, the objects to create
+// before that status is written, and when to look again. Whenever the new
+// status is terminal, the execution's Job and its Pods are deleted right
+// after it is written.
+type Plan struct {
+	Status       execv1.CodeExecutionStatus
+	Create       []client.Object
+	RequeueAfter time.Duration
+}
+
+// logRetry is how often an unreadable log is asked for again.
+const logRetry = 5 * time.Second
+
+// Compute is the controller's judgement of a started execution: from ce
+// and what was observed of its Job, Pods and log, the new status and the
+// objects to create. It is a pure function.
+func Compute(ce *execv1.CodeExecution, o Observed, b Bounds) Plan {
+	next := ce.DeepCopy()
+	p := Plan{}
+	end := func(out Outcome) Plan {
+		if cm := finish(next, out, o.Now); cm != nil {
+			p.Create = append(p.Create, cm)
+		}
+		p.Status = next.Status
+		return p
+	}
+	switch {
+	case o.JobGone:
+		return end(Outcome{Reason: execv1.ReasonPodFailed, Message: fmt.Sprintf(
+			"Job %s was deleted before the runner reported; an execution's Job is never recreated", ce.Status.JobName)})
+	case o.Replaced != "":
+		return end(Outcome{Reason: execv1.ReasonPodFailed, Message: fmt.Sprintf(
+			"Job %s was deleted before the runner reported and its name now belongs to another object (uid %s); an execution's Job is never recreated",
+			ce.Status.JobName, o.Replaced)})
+	}
+	v := Classify(Observation{Job: o.Job, Pods: o.Pods, Now: o.Now, Started: ce.Status.StartTime, CreateFailure: o.CreateFailure}, b)
+	if v.StartTime != nil && next.Status.StartTime == nil {
+		next.Status.StartTime = v.StartTime
+	}
+	switch {
+	case v.ReadResult:
+		out, wait := resultOutcome(ce, v, o, b)
+		if wait != nil {
+			setCondition(next, metav1.ConditionUnknown, wait.Reason, wait.Message)
+			p.Status, p.RequeueAfter = next.Status, wait.RequeueAfter
+			return p
+		}
+		return end(out)
+	case v.Done:
+		return end(Outcome{Reason: v.Reason, Message: v.Message})
+	default:
+		setCondition(next, metav1.ConditionUnknown, v.Reason, v.Message)
+		p.Status, p.RequeueAfter = next.Status, v.RequeueAfter
+		return p
+	}
+}
+
+// resultOutcome reads the runner's summary and log into an Outcome, or
+// says to wait while a failing pods/log may still recover.
+func resultOutcome(ce *execv1.CodeExecution, v Verdict, o Observed, b Bounds) (Outcome, *Verdict) {
+	maxOut := int64(*ce.Status.Limits.MaxOutputBytes)
+	s, err := ParseSummary(v.TerminationMessage, maxOut)
+	if err != nil {
+		return Outcome{Reason: execv1.ReasonInternalError, Message: "the runner's report is unreadable: " + err.Error()}, nil
+	}
+	var res *result.ExecutionResult
+	readErr := o.LogErr
+	switch {
+	case !o.LogRead:
+		readErr = fmt.Errorf("the runner's log was not read")
+	case readErr == nil:
+		var parsed result.ExecutionResult
+		parsed, readErr = ParseResultLog(o.Log, s, maxOut)
+		res = &parsed
+	case apierrors.IsNotFound(readErr) || isPermanentLogError(readErr):
+	default:
+		if waited := o.Now.Sub(v.FinishedAt); waited < b.LogUnavailable {
+			return Outcome{}, &Verdict{Reason: execv1.ReasonRunning,
+				Message:      fmt.Sprintf("the runner finished; its log is unavailable, retrying for up to %s", b.LogUnavailable),
+				RequeueAfter: min(logRetry, b.LogUnavailable-waited)}
+		}
+		readErr = fmt.Errorf("the result line was unavailable for %s after the runner finished (%v); this outcome comes from the runner's termination summary alone",
+			b.LogUnavailable, readErr)
+	}
+	if readErr != nil {
+		reason, msg := ResultVerdict(s, nil, readErr)
+		return Outcome{Reason: reason, Message: msg, DurationMillis: s.DurationMillis}, nil
+	}
+	reason, msg := ResultVerdict(s, res, nil)
+	return Outcome{Reason: reason, Message: msg, Result: res}, nil
+}
+
+func isPermanentLogError(err error) bool {
+	return apierrors.IsBadRequest(err) || apierrors.IsForbidden(err)
+}
+
+// finish records the terminal status in ce's status. A result over the
+// inline limit goes to the ConfigMap it returns, which must be created
+// before that status is written.
+func finish(ce *execv1.CodeExecution, o Outcome, now time.Time) *corev1.ConfigMap {
+	st := &ce.Status
+	var cm *corev1.ConfigMap
+	res := o.Result
+	if res != nil {
+		stored, c, err := ResultStatus(ce, res.Result, res.Truncated)
+		if err != nil {
+			o = Outcome{Reason: execv1.ReasonInternalError, Message: "storing the result: " + err.Error()}
+			res = nil
+		} else {
+			st.Result, cm = stored, c
+		}
+	}
+	status := metav1.ConditionFalse
+	if o.Reason == execv1.ReasonCompleted && res != nil && res.Succeeded {
+		status = metav1.ConditionTrue
+	}
+	setCondition(ce, status, o.Reason, o.Message)
+	t := metav1.NewTime(now)
+	st.CompletionTime = &t
+	millis := o.DurationMillis
+	if res != nil {
+		st.Stdout = tail(res.Stdout, execv1.MaxStreamTailBytes)
+		st.Stderr = tail(res.Stderr, execv1.MaxStreamTailBytes)
+		millis = res.DurationMillis
+	}
+	if millis > 0 {
+		st.Duration = &metav1.Duration{Duration: time.Duration(millis) * time.Millisecond}
+	}
+	if st.Duration == nil && st.StartTime != nil {
+		st.Duration = &metav1.Duration{Duration: now.Sub(st.StartTime.Time).Round(time.Millisecond)}
+	}
+	return cm
+}

@@ -1,0 +1,131 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	execv1 "github.com/codeexec/codeexec-operator/api/v1alpha1"
+)
+
+// Observed is what one reconcile read of a started execution: its Job,
+// the Pods that Job controls, and, only once the runner ended with a
+// summary, the tail of its log.
+type Observed struct {
+	Now time.Time
+	// Job is the execution's Job, the one whose UID status.jobUID holds;
+	// nil when it is gone.
+	Job *batchv1.Job
+	// JobGone is true when no object of the Job's name exists any more
+	// (checked live); Replaced names what holds the name instead.
+	JobGone  bool
+	Replaced types.UID
+	// Pods are the Pods that Job controls. A Pod that merely carries the
+	// execution's labels is never among them.
+	Pods []corev1.Pod
+	// CreateFailure is the Job controller's reason for not creating the
+	// Pod, looked up only while a Job has gone a while without one.
+	CreateFailure string
+	// Log is the runner's log, read once its container ended with a
+	// summary; LogErr is the error of reading it.
+	Log    []byte
+	LogErr error
+	// LogRead is true when the log was asked for.
+	LogRead bool
+}
+
+// observe reads the execution's Job (from the cache, confirmed live when
+// the cache does not have it), its Pods (from the cache, filtered by
+// controller), the Job controller's reason when the Job has no Pod, and
+// the log only once the runner has ended.
+func (r *CodeExecutionReconciler) observe(ctx context.Context, ce *execv1.CodeExecution) (Observed, error) {
+	o := Observed{Now: r.Clock.Now()}
+	key := types.NamespacedName{Namespace: ce.Namespace, Name: ce.Status.JobName}
+	job := &batchv1.Job{}
+	err := r.Get(ctx, key, job)
+	if err == nil && string(job.UID) != ce.Status.JobUID {
+		err = apierrors.NewNotFound(batchv1.Resource("jobs"), key.Name)
+	}
+	if apierrors.IsNotFound(err) {
+		// The cache may lag a Job just created, and holds no unlabelled
+		// object of that name: ask the API server.
+		err = r.APIReader.Get(ctx, key, job)
+		switch {
+		case apierrors.IsNotFound(err):
+			o.JobGone = true
+			return o, nil
+		case err == nil && string(job.UID) != ce.Status.JobUID:
+			o.Replaced = job.UID
+			return o, nil
+		}
+	}
+	if err != nil {
+		return o, fmt.Errorf("getting Job %s: %w", key.Name, err)
+	}
+	o.Job = job
+	var pods corev1.PodList
+	if err := r.List(ctx, &pods, client.InNamespace(ce.Namespace), client.MatchingLabels{execv1.LabelExecutionUID: string(ce.UID)}); err != nil {
+		return o, fmt.Errorf("listing Pods: %w", err)
+	}
+	for _, p := range pods.Items {
+		if c := metav1.GetControllerOf(&p); c != nil && c.UID == job.UID {
+			o.Pods = append(o.Pods, p)
+		}
+	}
+	if len(o.Pods) == 0 && !jobHadPod(job) && o.Now.Sub(job.CreationTimestamp.Time) >= r.Bounds.CreateFailureAfter {
+		if o.CreateFailure, err = r.createFailure(ctx, job); err != nil {
+			return o, err
+		}
+	}
+	v := Classify(Observation{Job: job, Pods: o.Pods, Now: o.Now, Started: ce.Status.StartTime}, r.Bounds)
+	if v.ReadResult {
+		maxOut := int64(*ce.Status.Limits.MaxOutputBytes)
+		if s, err := ParseSummary(v.TerminationMessage, maxOut); err == nil {
+			o.LogRead = true
+			o.Log, o.LogErr = r.Logs.TailLog(ctx, ce.Namespace, v.PodName, execv1.RunnerContainerName, s.Size+logSlack)
+		}
+	}
+	return o, nil
+}
+
+// createFailure returns the message of the Job controller's latest
+// FailedCreate event about job, "" when there is none.
+func (r *CodeExecutionReconciler) createFailure(ctx context.Context, job *batchv1.Job) (string, error) {
+	var evs corev1.EventList
+	if err := r.APIReader.List(ctx, &evs, client.InNamespace(job.Namespace), client.MatchingFieldsSelector{
+		Selector: fields.SelectorFromSet(fields.Set{"involvedObject.uid": string(job.UID), "reason": "FailedCreate"}),
+	}); err != nil {
+		return "", fmt.Errorf("listing the events of Job %s: %w", job.Name, err)
+	}
+	var last *corev1.Event
+	for i := range evs.Items {
+		if e := &evs.Items[i]; last == nil || eventTime(e).After(eventTime(last)) {
+			last = e
+		}
+	}
+	if last == nil {
+		return "", nil
+	}
+	return last.Message, nil
+}
+
+func eventTime(e *corev1.Event) time.Time {
+	switch {
+	case !e.EventTime.IsZero():
+		return e.EventTime.Time
+	case !e.LastTimestamp.IsZero():
+		return e.LastTimestamp.Time
+	}
+	return e.CreationTimestamp.Time
+}
+
+// logSlack is read beyond the result line: the lines around it.
+const logSlack = 64 << 10

@@ -1,0 +1,122 @@
+package pyexec
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/codeexec/codeexec-operator/internal/result"
+)
+
+// evidenceOptions are small limits for the evidence tests; the memory
+// limit is low so that what should hit it does so at once, and the CPU
+// limit high so that nothing here can reach it on a slow machine.
+func evidenceOptions(code string) Options {
+	return Options{
+		Code:        []byte(code),
+		Python:      testPython,
+		Timeout:     60 * time.Second,
+		CPUTime:     30 * time.Second,
+		MemoryBytes: 512 << 20,
+	}
+}
+
+// TestReasonsComeFromEvidence runs the forgeries of issue 12: code that
+// exits or dies the way a limit would make it, without meeting the limit,
+// gets RuntimeError; code a limit really stopped gets the limit's reason.
+func TestReasonsComeFromEvidence(t *testing.T) {
+	requirePython(t)
+	getFixtures(t)
+	cases := map[string]struct {
+		code string
+		mem  int64
+		want result.Reason
+	}{
+		"os._exit(152) is not a CPU limit":  {code: "import os\nos._exit(152)", want: result.RuntimeError},
+		"self SIGXCPU is not a CPU limit":   {code: "import os, signal\nos.kill(os.getpid(), signal.SIGXCPU)\nimport time\ntime.sleep(5)", want: result.RuntimeError},
+		"self SIGKILL is not out of memory": {code: "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", want: result.RuntimeError},
+		"MemoryError on stderr then abort":  {code: "import os, sys\nsys.stderr.write('MemoryError\\nFatal Python error: MemoryError\\n')\nsys.stderr.flush()\nos.abort()", want: result.RuntimeError},
+		"raise MemoryError":                 {code: "raise MemoryError()", want: result.RuntimeError},
+		"32 GiB mmap refused by the limit":  {code: "import mmap\nm = mmap.mmap(-1, 32 << 30)\nresult = 1", want: result.MemoryLimitExceeded},
+		"8 GiB bytearray refused":           {code: "b = bytearray(8 << 30)\nresult = 1", want: result.MemoryLimitExceeded},
+		"list bomb":                         {code: "x = []\nwhile True:\n    x.append([0] * 1_000_000)", want: result.MemoryLimitExceeded},
+		"mmap over the limit, caught":       {code: "import mmap\ntry:\n    mmap.mmap(-1, 32 << 30)\nexcept OSError:\n    pass\nresult = 'fine'", want: result.Completed},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			o := evidenceOptions(c.code)
+			if c.mem > 0 {
+				o.MemoryBytes = c.mem
+			}
+			res := Run(context.Background(), o)
+			replyOf(t, res)
+			t.Logf("%s: %s", res.Reason, res.Message)
+			if res.Reason != c.want {
+				t.Errorf("%s: %s, want %s\nstderr: %s", res.Reason, res.Message, c.want, tail(res.Stderr, 400))
+			}
+		})
+	}
+}
+
+// TestBigResultsStopAtTheBudget: pandas and numpy results far over the
+// output budget end OutputLimitExceeded (they used to be materialised in
+// full first, and a 3-million-row Series ran out of memory after 9.5 s).
+func TestBigResultsStopAtTheBudget(t *testing.T) {
+	requirePython(t)
+	getFixtures(t)
+	for name, code := range map[string]string{
+		"series":         "result = pd.Series(np.zeros(3_000_000))",
+		"ndarray":        "result = np.zeros(30_000_000)",
+		"2-d ndarray":    "result = np.zeros((3_000_000, 4))",
+		"datetime array": "result = np.arange(3_000_000).astype('datetime64[s]')",
+		"dataframe":      "result = pd.DataFrame(np.zeros((3_000_000, 3)))",
+		"dict":           "result = dict.fromkeys(range(3_000_000), 0)",
+		"list":           "result = [0] * 20_000_000",
+		"series of strs": "result = pd.Series(['x'] * 3_000_000)",
+	} {
+		t.Run(name, func(t *testing.T) {
+			o := evidenceOptions(code)
+			o.MaxOutputBytes = 1 << 20
+			res := Run(context.Background(), o)
+			replyOf(t, res)
+			if res.Reason != result.OutputLimitExceeded {
+				t.Errorf("%s: %s\nstderr: %s", res.Reason, res.Message, tail(res.Stderr, 400))
+			}
+		})
+	}
+	// Just under the budget still converts whole.
+	o := evidenceOptions("result = pd.Series(np.zeros(100_000))")
+	o.MaxOutputBytes = 10 << 20
+	if res := Run(context.Background(), o); res.Reason != result.Completed || !strings.HasSuffix(string(res.Result), `"99999":0.0}`) {
+		t.Errorf("a Series under the budget: %s: %s %.80s", res.Reason, res.Message, res.Result)
+	}
+}
+
+// TestLineIsUTF8 forges a result frame through the bootstrap's own send
+// (found with gc) carrying raw invalid UTF-8: json.Valid accepts it, and
+// the runner's line must still be valid UTF-8 JSON.
+func TestLineIsUTF8(t *testing.T) {
+	requirePython(t)
+	getFixtures(t)
+	code := `import gc, os
+send = None
+for o in gc.get_objects():
+    if type(o).__name__ == "function" and o.__name__ == "send" and o.__code__.co_filename == "<string>":
+        send = o
+assert send is not None, "the bootstrap's send was not found"
+send(b"result", b'{"a":"\xff\xfe","k\xc0":1}')
+os._exit(0)
+`
+	res := Run(context.Background(), evidenceOptions(code))
+	line := result.Encode(res)
+	t.Logf("%s: %s %s", res.Reason, res.Message, res.Result)
+	if !utf8.Valid(line) || !json.Valid(line) {
+		t.Fatalf("the line is not valid UTF-8 JSON: %q", line)
+	}
+	if res.Reason != result.Completed {
+		t.Errorf("the forged frame did not arrive (%s: %s): the test no longer exercises the path", res.Reason, res.Message)
+	}
+}
