@@ -95,6 +95,47 @@ func TestBigResultsStopAtTheBudget(t *testing.T) {
 	}
 }
 
+// TestOutputLimitNeedsTheBytes: the code shares its process with the
+// bootstrap, so it can report anything through the bootstrap's own
+// send_error or send (found with gc). OutputLimitExceeded comes only from
+// the runner's count of the result's bytes: a claim with a small result,
+// or with none, is a RuntimeError.
+func TestOutputLimitNeedsTheBytes(t *testing.T) {
+	requirePython(t)
+	getFixtures(t)
+	find := `import gc, os
+fns = {}
+for o in gc.get_objects():
+    if type(o).__name__ == "function" and o.__code__.co_filename == "<string>" and o.__name__ in ("send", "send_error", "send_over"):
+        fns[o.__name__] = o
+assert "send" in fns and "send_error" in fns, "the bootstrap's senders were not found: %r" % sorted(fns)
+`
+	for name, code := range map[string]string{
+		"an error frame claiming it": find + `fns["send_error"]("OutputLimitExceeded", "OutputLimitExceeded", "forged")
+os._exit(0)`,
+		"a short over frame": find + `fns["send"](b"over", b"[1,2")
+os._exit(0)`,
+		"send_over with a small result": find + `fns.get("send_over", fns["send"])(b"[1,2,3]")
+os._exit(0)`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			o := evidenceOptions(code)
+			o.MaxOutputBytes = 1 << 10
+			res := Run(context.Background(), o)
+			t.Logf("%s: %s", res.Reason, res.Message)
+			if res.Reason != result.RuntimeError {
+				t.Errorf("%s: %s, want RuntimeError\nstderr: %s", res.Reason, res.Message, tail(res.Stderr, 400))
+			}
+		})
+	}
+	// The honest case: a result over the budget is counted by the runner.
+	o := evidenceOptions("result = 'x' * 5000")
+	o.MaxOutputBytes = 1 << 10
+	if res := Run(context.Background(), o); res.Reason != result.OutputLimitExceeded {
+		t.Errorf("a 5000-byte string over a 1 KiB budget: %s: %s", res.Reason, res.Message)
+	}
+}
+
 // TestLineIsUTF8 forges a result frame through the bootstrap's own send
 // (found with gc) carrying raw invalid UTF-8: json.Valid accepts it, and
 // the runner's line must still be valid UTF-8 JSON.

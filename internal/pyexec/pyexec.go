@@ -47,6 +47,12 @@
 //     failure (MemoryError, ENOMEM, an abort with an allocation message)
 //     must agree: it narrows what the evidence allows, never more.
 //
+//   - OutputLimitExceeded: the runner's own count of bytes: a stream over
+//     FloodFactor times its cap, the result channel over its cap, a result
+//     frame over MaxOutputBytes, or an "over" frame (the first
+//     MaxOutputBytes+1 bytes of JSON the converter produced before it
+//     stopped at the budget). An error frame that claims it is a claim.
+//
 // Otherwise the reason is RuntimeError with the exit status or signal:
 // os._exit(152), a self-sent SIGKILL or SIGXCPU, or "MemoryError" printed
 // before os.abort() are RuntimeErrors.
