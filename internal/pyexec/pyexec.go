@@ -46,7 +46,6 @@
 //     and the peak. Except for the OOM kill, the code's own account of its
 //     failure (MemoryError, ENOMEM, an abort with an allocation message)
 //     must agree: it narrows what the evidence allows, never more.
-//
 //   - OutputLimitExceeded: the runner's own count of bytes: a stream over
 //     FloodFactor times its cap, the result channel over its cap, a result
 //     frame over MaxOutputBytes, or an "over" frame (the first
