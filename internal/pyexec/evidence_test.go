@@ -3,10 +3,13 @@ package pyexec
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/codeexec/codeexec-operator/internal/result"
 )
@@ -133,6 +136,49 @@ os._exit(0)`,
 	o.MaxOutputBytes = 1 << 10
 	if res := Run(context.Background(), o); res.Reason != result.OutputLimitExceeded {
 		t.Errorf("a 5000-byte string over a 1 KiB budget: %s: %s", res.Reason, res.Message)
+	}
+}
+
+// TestThreadsFitTheMemoryLimit: under the default 512 MiB a program can
+// start 40 threads (numpy, pandas and honest code start threads), even
+// when the runner inherited an unlimited RLIMIT_STACK. glibc's per-thread
+// malloc arenas (64 MiB of address space each) and a 32 MiB default stack
+// used to stop it at 14 threads, or fewer.
+func TestThreadsFitTheMemoryLimit(t *testing.T) {
+	requirePython(t)
+	getFixtures(t)
+	code := `import threading
+stop = threading.Event()
+ts = []
+try:
+    for _ in range(40):
+        t = threading.Thread(target=stop.wait)
+        t.start()
+        ts.append(t)
+finally:
+    stop.set()
+result = len(ts)
+`
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_STACK, &old); err != nil {
+		t.Fatal(err)
+	}
+	for _, stack := range []uint64{old.Cur, unix.RLIM_INFINITY} {
+		if stack > old.Max {
+			continue
+		}
+		t.Run(strconv.FormatUint(stack, 10), func(t *testing.T) {
+			if err := unix.Setrlimit(unix.RLIMIT_STACK, &unix.Rlimit{Cur: stack, Max: old.Max}); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = unix.Setrlimit(unix.RLIMIT_STACK, &old) }()
+			o := evidenceOptions(code)
+			o.MemoryBytes = DefaultMemoryBytes
+			res := Run(context.Background(), o)
+			if res.Reason != result.Completed || string(res.Result) != "40" {
+				t.Errorf("%s: %s %s\nstdout %s\nstderr: %s", res.Reason, res.Message, res.Result, tail(res.Stdout, 400), tail(res.Stderr, 400))
+			}
+		})
 	}
 }
 

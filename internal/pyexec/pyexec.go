@@ -379,6 +379,12 @@ func prepare(o Options) (p *plan, fail *result.ExecutionResult) {
 			"OPENBLAS_NUM_THREADS=1",
 			"OMP_NUM_THREADS=1",
 			"MKL_NUM_THREADS=1",
+			// glibc reserves 64 MiB of address space (counted by
+			// RLIMIT_AS) for each malloc arena, one per thread up to 8 per
+			// core: under 512 MiB python could start only 14 threads.
+			// Two arenas (python holds the GIL anyway) leave a thread
+			// costing its stack, sandboxchild.StackBytes.
+			"MALLOC_ARENA_MAX=2",
 		},
 		Dir:          scratch,
 		UID:          p.uid,
