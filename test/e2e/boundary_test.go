@@ -9,9 +9,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -21,13 +23,13 @@ import (
 )
 
 // runtimes are the RuntimeClasses the boundary tests run under: "runc"
-// (none named) and "gvisor" (registered by hack/cluster-up.sh). E2E_RUNTIMES
-// overrides, e.g. "runc" on a cluster without gVisor.
+// (none named) by default; E2E_RUNTIMES=runc,gvisor adds "gvisor", which
+// hack/cluster-up.sh registers with CLUSTER_GVISOR=1 (make test-e2e-gvisor).
 func runtimes() []string {
 	if v := os.Getenv("E2E_RUNTIMES"); v != "" {
 		return strings.Split(v, ",")
 	}
-	return []string{"runc", "gvisor"}
+	return []string{"runc"}
 }
 
 // runtimeNamespace returns a namespace whose executions run under rc,
@@ -42,7 +44,7 @@ func runtimeNamespace(t testing.TB, rc string) string {
 	p := &execv1.ExecutionPolicy{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "e2e-" + rc + "-"},
 		Spec: execv1.ExecutionPolicySpec{
-			NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{key: rc}},
+			NamespaceSelector: execv1.NamespaceSelector{MatchLabels: map[string]execv1.LabelValue{key: execv1.LabelValue(rc)}},
 			RuntimeClassName:  ptr.To(rc),
 		},
 	}
@@ -131,18 +133,37 @@ raise SystemExit(7)
 `,
 			reason: execv1.ReasonRuntimeError, msg: "7",
 		},
+		// kill(-1) reaches every process the caller may signal but itself
+		// and its namespace's init. In the sandbox container that is
+		// nothing: the judge lives in another container's PID namespace
+		// and the supervisor is PID 1 of the code's. The kernel says ESRCH.
 		"kill -1": {
 			code:   attackPrelude + "os.kill(-1, signal.SIGKILL)\n",
-			reason: execv1.ReasonRuntimeError, msg: "stopped before it reported",
+			reason: execv1.ReasonRuntimeError, msg: "ProcessLookupError",
 		},
-		"SIGSTOP to every process of the code's uid but itself": {
+		// The kernel drops SIGSTOP and SIGKILL sent to a namespace's init
+		// from inside it: the supervisor (PID 1) keeps its wall clock and
+		// reports the timeout; the judge relays it.
+		"SIGSTOP to every process the code can see": {
 			code: attackPrelude + `
 for d in os.listdir('/proc'):
-    if d.isdigit() and int(d) not in (os.getpid(), 1):
+    if d.isdigit() and int(d) != os.getpid():
         attempt(lambda: os.kill(int(d), signal.SIGSTOP))
+        attempt(lambda: os.kill(int(d), signal.SIGKILL))
 import time; time.sleep(600)
 `,
-			timeout: 5, reason: execv1.ReasonTimeout, msg: "judge's clock",
+			timeout: 5, reason: execv1.ReasonTimeout, msg: "wall-clock limit of 5s",
+		},
+		// A signal the supervisor's runtime handles does reach it (SIGQUIT
+		// makes a Go program dump and exit): the code can silence its
+		// supervisor, and the judge then reports that the sandbox stopped
+		// before it reported; it cannot make either of them lie.
+		"SIGQUIT to the supervisor": {
+			code: attackPrelude + `
+attempt(lambda: os.kill(1, signal.SIGQUIT))
+import time; time.sleep(600)
+`,
+			timeout: 20, reason: execv1.ReasonRuntimeError, msg: "stopped before it reported",
 		},
 	}
 	for _, rc := range runtimes() {
@@ -158,11 +179,14 @@ import time; time.sleep(600)
 						w = w.Timeout(tc.timeout)
 					}
 					ce := w.Obj()
-					c := run(t, ce)
+					create(t, ce)
+					summaries := watchSummaries(t, ce)
+					c := waitDone(t, ce, runTimeout)
 					if c.Reason != tc.reason || !strings.Contains(c.Message, tc.msg) || strings.Contains(c.Message, "forged") {
 						t.Fatalf("Succeeded %s/%s %q, want %s with %q\nstdout %q\nstderr %q", c.Status, c.Reason, c.Message,
 							tc.reason, tc.msg, ce.Status.Stdout, ce.Status.Stderr)
 					}
+					judgesVerdict(t, c, summaries)
 					if tc.result != "" {
 						jsonEqual(t, tc.result, resultOf(t, ce))
 					}
@@ -171,6 +195,82 @@ import time; time.sleep(600)
 			}
 		})
 	}
+}
+
+// podSummaries is what a watch on an execution's Pod saw: the termination
+// messages of the runner (the judge) and of the sandbox container.
+type podSummaries struct {
+	mu              sync.Mutex
+	runner, sandbox string
+}
+
+func (p *podSummaries) get() (string, string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.runner, p.sandbox
+}
+
+// watchSummaries watches ce's Pod (ce is created, the Pod not yet) until
+// the test ends and records its containers' termination messages.
+func watchSummaries(t *testing.T, ce *execv1.CodeExecution) *podSummaries {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	w, err := clientset.CoreV1().Pods(ce.Namespace).Watch(ctx, metav1.ListOptions{
+		LabelSelector: execv1.LabelExecutionUID + "=" + string(ce.UID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &podSummaries{}
+	go func() {
+		defer w.Stop()
+		for ev := range w.ResultChan() {
+			pod, ok := ev.Object.(*corev1.Pod)
+			if !ok {
+				continue
+			}
+			p.mu.Lock()
+			for _, cs := range pod.Status.ContainerStatuses {
+				if cs.State.Terminated == nil || cs.State.Terminated.Message == "" {
+					continue
+				}
+				switch cs.Name {
+				case execv1.RunnerContainerName:
+					p.runner = cs.State.Terminated.Message
+				case controllers.SandboxContainerName:
+					p.sandbox = cs.State.Terminated.Message
+				}
+			}
+			p.mu.Unlock()
+		}
+	}()
+	return p
+}
+
+// judgesVerdict asserts that the execution's verdict is the judge's: the
+// runner container's termination summary carries the reason the status
+// shows, and nothing the code forged. What the sandbox container's own
+// termination log said (the code may write there) is only logged.
+func judgesVerdict(t *testing.T, c *metav1.Condition, s *podSummaries) {
+	t.Helper()
+	var runner, sandbox string
+	eventually(t, 30*time.Second, "the runner container's termination summary", func() error {
+		if runner, sandbox = s.get(); runner == "" {
+			return fmt.Errorf("not seen yet")
+		}
+		return nil
+	})
+	var sum struct {
+		Reason  string `json:"reason"`
+		Message string `json:"message"`
+	}
+	if err := json.Unmarshal([]byte(runner), &sum); err != nil {
+		t.Fatalf("the runner's summary is not JSON: %v: %q", err, runner)
+	}
+	if sum.Reason != c.Reason || strings.Contains(runner, "forged") {
+		t.Errorf("the status says %s %q, the judge's summary %q", c.Reason, c.Message, runner)
+	}
+	t.Logf("judge: %s; the sandbox container's own termination message: %.200q", runner, sandbox)
 }
 
 // checkRuntime asserts the execution's Pod ran under rc, split in two.
@@ -227,7 +327,9 @@ result = {"started": len(ts), "at": started}
 // uid the kernel's per-uid RLIMIT_NPROC count made the second fail.
 func TestConcurrentExecutionsDoNotShareAThreadBudget(t *testing.T) {
 	ns := newNamespace(t, nil)
-	holder := wrappers.MakeCodeExecution("holder", ns).Timeout(90).Code(fmt.Sprintf(threadHolder, 40)).Obj()
+	// 1 GiB: room for 60 thread stacks under RLIMIT_AS, so that only the
+	// uid's RLIMIT_NPROC (64, the supervisor's threads included) bounds it.
+	holder := wrappers.MakeCodeExecution("holder", ns).Timeout(90).Memory("1Gi").Code(fmt.Sprintf(threadHolder, 40)).Obj()
 	create(t, holder)
 	// Wait until the holder's code runs; the check at the end proves the
 	// two overlapped.
