@@ -95,7 +95,7 @@ func Judge(ctx context.Context, o JudgeOptions) result.ExecutionResult {
 		return result.Failure(result.InternalError, fmt.Sprintf("judge: listening on %s: %v", o.Socket, err))
 	}
 	l.SetUnlinkOnClose(true)
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	// connect(2) needs write permission on the socket; the sandbox runs as
 	// another uid. Its directory is read-only to the sandbox, so the
 	// sandbox can neither replace nor remove the socket.
@@ -108,8 +108,8 @@ func Judge(ctx context.Context, o JudgeOptions) result.ExecutionResult {
 		return result.Failure(result.InternalError, "judge: "+err.Error())
 	}
 	start := time.Now()
-	defer conn.Close()
-	l.Close() // one connection only: the one made before any code ran
+	defer func() { _ = conn.Close() }()
+	_ = l.Close() // one connection only: the one made before any code ran
 
 	if err := checkPeer(conn); err != nil {
 		return result.Failure(result.InternalError, "judge: "+err.Error())

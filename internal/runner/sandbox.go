@@ -41,7 +41,7 @@ func Sandbox(ctx context.Context, o SandboxOptions) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
