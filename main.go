@@ -60,6 +60,8 @@ func main() {
 	flag.IntVar(&workers, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "How many executions are reconciled at once.")
 	flag.BoolVar(&jobOpts.DisableRunnerWallClock, "testing-disable-runner-wall-clock", false, "Testing only: turn the runner's wall clock off so that the Job's activeDeadlineSeconds alone ends a run.")
 	flag.StringVar(&scratch, "scratch-size-limit", jobOpts.ScratchSizeLimit.String(), "The size limit of the sandbox's scratch emptyDir.")
+	flag.Int64Var(&jobOpts.SandboxUIDBase, "sandbox-uid-base", jobOpts.SandboxUIDBase, "First uid of the range Python code runs as (one uid per execution).")
+	flag.Int64Var(&jobOpts.SandboxUIDCount, "sandbox-uid-count", jobOpts.SandboxUIDCount, "Size of the sandbox uid range.")
 	flag.IntVar(&ttl, "job-ttl-seconds-after-finished", 300, "Deprecated and ignored: the controller deletes an execution's Job and Pod as soon as the execution ends.")
 	flag.BoolVar(&allowUnselected, "allow-unselected-namespaces", false, "Let a namespace that no ExecutionPolicy selects run executions under the built-in defaults. Off: such a namespace runs nothing.")
 	opts := zap.Options{Development: false}

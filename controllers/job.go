@@ -50,6 +50,10 @@ type JobOptions struct {
 	// KueueQueueName, when set, creates the Job suspended with Kueue's
 	// queue-name label so that Kueue admits it.
 	KueueQueueName string
+	// SandboxUIDBase and SandboxUIDCount are the range of the per-execution
+	// uid Python code runs as (zero: DefaultSandboxUIDBase and
+	// DefaultSandboxUIDCount). Keep it clear of uids used on the nodes.
+	SandboxUIDBase, SandboxUIDCount int64
 	// DisableRunnerWallClock turns the runner's own wall clock off, leaving
 	// the Job's activeDeadlineSeconds alone to end a run. For end-to-end
 	// tests of that deadline only.
@@ -75,6 +79,8 @@ func DefaultJobOptions() JobOptions {
 		RunnerImage:          "codeexec.io/runner:dev",
 		DeadlineGraceSeconds: 15,
 		ScratchSizeLimit:     resource.MustParse("256Mi"),
+		SandboxUIDBase:       DefaultSandboxUIDBase,
+		SandboxUIDCount:      DefaultSandboxUIDCount,
 	}
 }
 
@@ -261,6 +267,11 @@ func BuildJob(ce *execv1.CodeExecution, l execv1.ExecutionLimits, o JobOptions) 
 	if o.DisableRunnerWallClock {
 		c := &job.Spec.Template.Spec.Containers[0]
 		c.Args = append(c.Args, "--no-wall-clock")
+	}
+	if ce.Spec.Language == execv1.LanguagePython {
+		// User code runs only for Python: it gets a container and a uid
+		// of its own, out of reach of the judge (docs/pod-boundary.md).
+		splitSandbox(job, ce, o)
 	}
 	if o.KueueQueueName != "" {
 		job.Labels[LabelKueueQueueName] = o.KueueQueueName

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -112,6 +113,37 @@ func TestBuildJob(t *testing.T) {
 		}
 	}
 
+	// python: the judge in "runner" (uid 65532, reads the socket), the
+	// code in "sandbox" (a uid of its own, the channel read-only).
+	python := func(j *batchv1.Job) *batchv1.Job {
+		spec := &j.Spec.Template.Spec
+		r := spec.Containers[0]
+		uid := SandboxUIDFor(testUID, opts)
+		spec.SecurityContext.FSGroup = nil
+		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: "channel", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
+			Medium: corev1.StorageMediumMemory, SizeLimit: ptr.To(resource.MustParse("1Mi")),
+		}}})
+		judge := *r.DeepCopy()
+		judge.Args = []string{"judge", "--task-dir", "/var/run/codeexec/task", "--channel", "/var/run/codeexec/channel/judge.sock",
+			"--termination-log", "/dev/termination-log", "--max-stream-bytes", "65536"}
+		judge.Env = nil
+		judge.Resources = res("100m", "64Mi")
+		judge.VolumeMounts = []corev1.VolumeMount{
+			{Name: "task", MountPath: "/var/run/codeexec/task", ReadOnly: true},
+			{Name: "channel", MountPath: "/var/run/codeexec/channel"},
+		}
+		sandbox := *r.DeepCopy()
+		sandbox.Name = "sandbox"
+		sandbox.Args = []string{"sandbox", "--task-dir", "/var/run/codeexec/task", "--scratch-dir", "/scratch",
+			"--channel", "/var/run/codeexec/channel/judge.sock", "--max-stream-bytes", "65536"}
+		sandbox.VolumeMounts = append(append([]corev1.VolumeMount{}, r.VolumeMounts...),
+			corev1.VolumeMount{Name: "channel", MountPath: "/var/run/codeexec/channel", ReadOnly: true})
+		sandbox.SecurityContext.RunAsUser = ptr.To(uid)
+		sandbox.SecurityContext.RunAsGroup = ptr.To(uid)
+		spec.Containers = []corev1.Container{judge, sandbox}
+		return j
+	}
+
 	cases := map[string]struct {
 		ce   *execv1.CodeExecution
 		opts func(*JobOptions)
@@ -119,15 +151,15 @@ func TestBuildJob(t *testing.T) {
 	}{
 		"python with defaults": {
 			ce:   wrappers.MakeCodeExecution("cx", "ns").UID(testUID).Obj(),
-			want: job("python", 45, res("500m", "512Mi"), []corev1.Volume{taskVolume(), scratch}, baseMounts),
+			want: python(job("python", 45, res("500m", "512Mi"), []corev1.Volume{taskVolume(), scratch}, baseMounts)),
 		},
 		"python with inputs and limits": {
 			ce: wrappers.MakeCodeExecution("cx", "ns").UID(testUID).CPU("2").Memory("1Gi").Timeout(100).
 				Input("orders", "shop", "orders.csv").Obj(),
-			want: job("python", 115, res("2", "1Gi"), []corev1.Volume{taskVolume(corev1.VolumeProjection{ConfigMap: &corev1.ConfigMapProjection{
+			want: python(job("python", 115, res("2", "1Gi"), []corev1.Volume{taskVolume(corev1.VolumeProjection{ConfigMap: &corev1.ConfigMapProjection{
 				LocalObjectReference: corev1.LocalObjectReference{Name: "shop"},
 				Items:                []corev1.KeyToPath{{Key: "orders.csv", Path: "inputs/orders.csv"}},
-			}}), scratch}, baseMounts),
+			}}), scratch}, baseMounts)),
 		},
 		"sql mounts the datasource secret only for SQL": {
 			ce: wrappers.MakeCodeExecution("cx", "ns").UID(testUID).Language(execv1.LanguageSQL).Code("SELECT 1").
@@ -147,7 +179,7 @@ func TestBuildJob(t *testing.T) {
 			ce:   wrappers.MakeCodeExecution("cx", "ns").UID(testUID).Obj(),
 			opts: func(o *JobOptions) { o.KueueQueueName = "team-a" },
 			want: func() *batchv1.Job {
-				j := job("python", 45, res("500m", "512Mi"), []corev1.Volume{taskVolume(), scratch}, baseMounts)
+				j := python(job("python", 45, res("500m", "512Mi"), []corev1.Volume{taskVolume(), scratch}, baseMounts))
 				j.Labels = map[string]string{LabelKueueQueueName: "team-a"}
 				for k, v := range labels {
 					j.Labels[k] = v
@@ -163,7 +195,7 @@ func TestBuildJob(t *testing.T) {
 				o.RuntimeClassName = ptr.To("gvisor")
 			},
 			want: func() *batchv1.Job {
-				j := job("python", 45, res("500m", "512Mi"), []corev1.Volume{taskVolume(), scratch}, baseMounts)
+				j := python(job("python", 45, res("500m", "512Mi"), []corev1.Volume{taskVolume(), scratch}, baseMounts))
 				j.Spec.TTLSecondsAfterFinished = ptr.To(int32(60))
 				j.Spec.Template.Spec.RuntimeClassName = ptr.To("gvisor")
 				return j
@@ -236,5 +268,65 @@ func TestChildNames(t *testing.T) {
 				t.Error("JobName must differ for a recreated object (another UID)")
 			}
 		})
+	}
+}
+
+func TestSandboxUIDFor(t *testing.T) {
+	o := DefaultJobOptions()
+	seen := map[int64]string{}
+	for i := 0; i < 2000; i++ {
+		ceUID := fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i*7919)
+		uid := SandboxUIDFor(ceUID, o)
+		if uid < DefaultSandboxUIDBase || uid >= DefaultSandboxUIDBase+DefaultSandboxUIDCount+1 {
+			t.Fatalf("uid %d for %s is outside the range", uid, ceUID)
+		}
+		if uid == JudgeUID {
+			t.Fatalf("uid %d is the judge's", uid)
+		}
+		if again := SandboxUIDFor(ceUID, o); again != uid {
+			t.Fatalf("not deterministic: %d then %d", uid, again)
+		}
+		if other, dup := seen[uid]; dup {
+			t.Errorf("%s and %s share uid %d", other, ceUID, uid)
+		}
+		seen[uid] = ceUID
+	}
+	// A range that contains the judge's uid never yields it.
+	small := JobOptions{SandboxUIDBase: JudgeUID, SandboxUIDCount: 1}
+	if got := SandboxUIDFor(testUID, small); got == JudgeUID {
+		t.Errorf("SandboxUIDFor gave the judge's uid %d", got)
+	}
+}
+
+// The boundary by construction: in every Python Pod the code's container
+// has a uid that is neither root nor the judge's (nor the pause
+// container's), no capability, and cannot write the judge's channel.
+func TestPythonPodSeparatesJudgeAndSandbox(t *testing.T) {
+	ce := wrappers.MakeCodeExecution("cx", "ns").UID(testUID).Obj()
+	j := BuildJob(ce, ResolveLimits(ce.Spec.Limits, BuiltinDefaults()), DefaultJobOptions())
+	spec := j.Spec.Template.Spec
+	if len(spec.Containers) != 2 || spec.Containers[0].Name != execv1.RunnerContainerName || spec.Containers[1].Name != SandboxContainerName {
+		t.Fatalf("containers %v, want runner then sandbox", spec.Containers)
+	}
+	judge, sb := spec.Containers[0], spec.Containers[1]
+	ju, su, pu := *judge.SecurityContext.RunAsUser, *sb.SecurityContext.RunAsUser, *spec.SecurityContext.RunAsUser
+	if su == ju || su == pu || su == 0 || *sb.SecurityContext.RunAsGroup == *judge.SecurityContext.RunAsGroup {
+		t.Errorf("sandbox uid %d / judge %d / pod %d must differ", su, ju, pu)
+	}
+	if ptr.Deref(spec.ShareProcessNamespace, false) {
+		t.Error("the sandbox must not share the judge's PID namespace")
+	}
+	for _, m := range sb.VolumeMounts {
+		if m.Name == "channel" && !m.ReadOnly {
+			t.Error("the sandbox mounts the channel writable")
+		}
+	}
+	for _, m := range judge.VolumeMounts {
+		if m.Name == "scratch" {
+			t.Error("the judge mounts the code's scratch")
+		}
+	}
+	if judge.Args[0] != "judge" || sb.Args[0] != "sandbox" {
+		t.Errorf("args %v / %v", judge.Args, sb.Args)
 	}
 }

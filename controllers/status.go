@@ -145,6 +145,8 @@ func runnerReported(s *seen) (Verdict, bool) {
 	switch {
 	case t.Reason == "OOMKilled":
 		return s.done(execv1.ReasonMemoryLimitExceeded, "the container was OOM-killed at its memory limit of %s", memoryLimit(s.pod)), true
+	case sandboxOOMKilled(s.pod) && summaryReason(t.Message) != string(execv1.ReasonCompleted):
+		return s.done(execv1.ReasonMemoryLimitExceeded, "the sandbox container was OOM-killed at its memory limit of %s", sandboxMemoryLimit(s.pod)), true
 	case t.Message != "" && (!stoppedByDeletion(s.pod, t) || summaryReason(t.Message) == string(execv1.ReasonCompleted)):
 		return Verdict{ReadResult: true, TerminationMessage: t.Message, PodName: s.pod.Name, FinishedAt: t.FinishedAt.Time, StartTime: s.start}, true
 	}

@@ -13,14 +13,14 @@ import (
 
 // reasons the bootstrap may report in an error frame and that the runner
 // takes at its word: they describe the code, not a limit (a limit reason
-// needs the kernel's evidence, see the package comment). A frame claiming
-// anything else is a RuntimeError.
+// needs the kernel's evidence, see the package comment; the output limit
+// needs the runner's own count of the bytes, an "over" frame or a result
+// frame over the budget). A frame claiming anything else is a RuntimeError.
 var bootstrapReasons = map[string]result.Reason{
-	"CompilationError":    result.CompilationError,
-	"RuntimeError":        result.RuntimeError,
-	"OutputLimitExceeded": result.OutputLimitExceeded,
-	"InvalidInput":        result.InvalidInput,
-	"SecurityViolation":   result.SecurityViolation,
+	"CompilationError":  result.CompilationError,
+	"RuntimeError":      result.RuntimeError,
+	"InvalidInput":      result.InvalidInput,
+	"SecurityViolation": result.SecurityViolation,
 }
 
 // classify turns what the runner observed into the ExecutionResult. Order:
@@ -156,14 +156,22 @@ func classifyReason(o *outcome) result.ExecutionResult {
 		return appendTraceback(result.Failure(result.RuntimeError, msg))
 	}
 	switch {
+	case fr.over > 0:
+		if int64(fr.over) > o.maxOutput {
+			return result.Failure(result.OutputLimitExceeded, fmt.Sprintf("`result` is over the output limit of %d bytes: its conversion to JSON passed the limit and was stopped", o.maxOutput))
+		}
+		return result.Failure(result.RuntimeError, fmt.Sprintf("the code claimed the output limit of %d bytes with a result of %d bytes", o.maxOutput, fr.over))
 	case fr.err != nil:
 		reason, ok := bootstrapReasons[fr.err.Reason]
-		if !ok {
-			reason = result.RuntimeError
-		}
 		msg := fr.err.Message
 		if msg == "" {
 			msg = fr.err.Type
+		}
+		if !ok {
+			reason = result.RuntimeError
+			if result.Reason(fr.err.Reason) != result.RuntimeError && fr.err.Reason != "" {
+				msg = fmt.Sprintf("%s (reported as %.40q without the runner's evidence)", msg, fr.err.Reason)
+			}
 		}
 		return appendTraceback(result.Failure(reason, msg))
 	case fr.result != nil:

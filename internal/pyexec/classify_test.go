@@ -66,6 +66,12 @@ func TestClassify(t *testing.T) {
 		"claimed memory frame":             {o: clean(outcome{channel: []byte(errFrame("MemoryLimitExceeded"))}), want: result.RuntimeError},
 		"claimed cpu frame":                {o: clean(outcome{channel: []byte(errFrame("CPULimitExceeded"))}), want: result.RuntimeError},
 		"mapping refused, unrelated error": {o: clean(outcome{channel: []byte(errFrame("RuntimeError")), bigAllocs: 1, bigAllocMax: 8 << 30}), want: result.RuntimeError},
+
+		// Output: only the runner's own count of the bytes.
+		"claimed output frame":         {o: clean(outcome{channel: []byte(errFrame("OutputLimitExceeded"))}), want: result.RuntimeError},
+		"over frame past the budget":   {o: clean(outcome{channel: []byte(frame("over", `[0,0,0,0,0,0`)), maxOutput: 10}), want: result.OutputLimitExceeded},
+		"over frame within the budget": {o: clean(outcome{channel: []byte(frame("over", `[0,`)), maxOutput: 10}), want: result.RuntimeError},
+		"over frame and a result":      {o: clean(outcome{channel: []byte(frame("over", `[0,0,0,0,0,0`) + ok), maxOutput: 10}), want: result.SecurityViolation},
 	}
 	for name, c := range cases {
 		o := c.o

@@ -3,10 +3,13 @@ package pyexec
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/codeexec/codeexec-operator/internal/result"
 )
@@ -92,6 +95,90 @@ func TestBigResultsStopAtTheBudget(t *testing.T) {
 	o.MaxOutputBytes = 10 << 20
 	if res := Run(context.Background(), o); res.Reason != result.Completed || !strings.HasSuffix(string(res.Result), `"99999":0.0}`) {
 		t.Errorf("a Series under the budget: %s: %s %.80s", res.Reason, res.Message, res.Result)
+	}
+}
+
+// TestOutputLimitNeedsTheBytes: the code shares its process with the
+// bootstrap, so it can report anything through the bootstrap's own
+// send_error or send (found with gc). OutputLimitExceeded comes only from
+// the runner's count of the result's bytes: a claim with a small result,
+// or with none, is a RuntimeError.
+func TestOutputLimitNeedsTheBytes(t *testing.T) {
+	requirePython(t)
+	getFixtures(t)
+	find := `import gc, os
+fns = {}
+for o in gc.get_objects():
+    if type(o).__name__ == "function" and o.__code__.co_filename == "<string>" and o.__name__ in ("send", "send_error", "send_over"):
+        fns[o.__name__] = o
+assert "send" in fns and "send_error" in fns, "the bootstrap's senders were not found: %r" % sorted(fns)
+`
+	for name, code := range map[string]string{
+		"an error frame claiming it": find + `fns["send_error"]("OutputLimitExceeded", "OutputLimitExceeded", "forged")
+os._exit(0)`,
+		"a short over frame": find + `fns["send"](b"over", b"[1,2")
+os._exit(0)`,
+		"send_over with a small result": find + `fns.get("send_over", fns["send"])(b"[1,2,3]")
+os._exit(0)`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			o := evidenceOptions(code)
+			o.MaxOutputBytes = 1 << 10
+			res := Run(context.Background(), o)
+			t.Logf("%s: %s", res.Reason, res.Message)
+			if res.Reason != result.RuntimeError {
+				t.Errorf("%s: %s, want RuntimeError\nstderr: %s", res.Reason, res.Message, tail(res.Stderr, 400))
+			}
+		})
+	}
+	// The honest case: a result over the budget is counted by the runner.
+	o := evidenceOptions("result = 'x' * 5000")
+	o.MaxOutputBytes = 1 << 10
+	if res := Run(context.Background(), o); res.Reason != result.OutputLimitExceeded {
+		t.Errorf("a 5000-byte string over a 1 KiB budget: %s: %s", res.Reason, res.Message)
+	}
+}
+
+// TestThreadsFitTheMemoryLimit: under the default 512 MiB a program can
+// start 40 threads (numpy, pandas and honest code start threads), even
+// when the runner inherited an unlimited RLIMIT_STACK. glibc's per-thread
+// malloc arenas (64 MiB of address space each) and a 32 MiB default stack
+// used to stop it at 14 threads, or fewer.
+func TestThreadsFitTheMemoryLimit(t *testing.T) {
+	requirePython(t)
+	getFixtures(t)
+	code := `import threading
+stop = threading.Event()
+ts = []
+try:
+    for _ in range(40):
+        t = threading.Thread(target=stop.wait)
+        t.start()
+        ts.append(t)
+finally:
+    stop.set()
+result = len(ts)
+`
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_STACK, &old); err != nil {
+		t.Fatal(err)
+	}
+	for _, stack := range []uint64{old.Cur, unix.RLIM_INFINITY} {
+		if stack > old.Max {
+			continue
+		}
+		t.Run(strconv.FormatUint(stack, 10), func(t *testing.T) {
+			if err := unix.Setrlimit(unix.RLIMIT_STACK, &unix.Rlimit{Cur: stack, Max: old.Max}); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = unix.Setrlimit(unix.RLIMIT_STACK, &old) }()
+			o := evidenceOptions(code)
+			o.MemoryBytes = DefaultMemoryBytes
+			res := Run(context.Background(), o)
+			if res.Reason != result.Completed || string(res.Result) != "40" {
+				t.Errorf("%s: %s %s\nstdout %s\nstderr: %s", res.Reason, res.Message, res.Result, tail(res.Stdout, 400), tail(res.Stderr, 400))
+			}
+		})
 	}
 }
 

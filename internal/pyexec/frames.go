@@ -30,7 +30,11 @@ type frames struct {
 	result    json.RawMessage
 	err       *errorFrame
 	violation *violationFrame
-	// finals counts result and error frames; the bootstrap writes one.
+	// over is the length of an "over" frame: the first bytes of a `result`
+	// whose JSON passed the output budget, as the bootstrap converted it.
+	// Only this count, the runner's own, makes OutputLimitExceeded.
+	over int
+	// finals counts result, over and error frames; the bootstrap writes one.
 	finals int
 }
 
@@ -61,6 +65,14 @@ func parseFrames(data []byte, nonce string) (frames, error) {
 		}
 		payload := data[nl+1 : nl+1+n]
 		data = data[nl+1+n:]
+		if string(kind) == "over" {
+			// A prefix of JSON, cut at the budget: counted, never parsed.
+			f.finals++
+			if f.finals == 1 {
+				f.over = n
+			}
+			continue
+		}
 		if !json.Valid(payload) {
 			return f, fmt.Errorf("%s frame is not valid JSON", kind)
 		}

@@ -46,6 +46,11 @@
 //     and the peak. Except for the OOM kill, the code's own account of its
 //     failure (MemoryError, ENOMEM, an abort with an allocation message)
 //     must agree: it narrows what the evidence allows, never more.
+//   - OutputLimitExceeded: the runner's own count of bytes: a stream over
+//     FloodFactor times its cap, the result channel over its cap, a result
+//     frame over MaxOutputBytes, or an "over" frame (the first
+//     MaxOutputBytes+1 bytes of JSON the converter produced before it
+//     stopped at the budget). An error frame that claims it is a claim.
 //
 // Otherwise the reason is RuntimeError with the exit status or signal:
 // os._exit(152), a self-sent SIGKILL or SIGXCPU, or "MemoryError" printed
@@ -374,6 +379,12 @@ func prepare(o Options) (p *plan, fail *result.ExecutionResult) {
 			"OPENBLAS_NUM_THREADS=1",
 			"OMP_NUM_THREADS=1",
 			"MKL_NUM_THREADS=1",
+			// glibc reserves 64 MiB of address space (counted by
+			// RLIMIT_AS) for each malloc arena, one per thread up to 8 per
+			// core: under 512 MiB python could start only 14 threads.
+			// Two arenas (python holds the GIL anyway) leave a thread
+			// costing its stack, sandboxchild.StackBytes.
+			"MALLOC_ARENA_MAX=2",
 		},
 		Dir:          scratch,
 		UID:          p.uid,

@@ -30,10 +30,18 @@ const usage = `usage:
              [--input NAME=PATH.csv|PATH.json ...]
              [--max-rows N] [--dsn-file PATH] [--dry-run] [--allow-system-schemas] [--allow-show]
   runner run --task-dir DIR [--scratch-dir DIR] [--termination-log PATH]
-`
+` + rolesUsage
 
 // Main is the runner's command line. It returns the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "judge":
+			return judgeMain(ctx, args[1:], stdout, stderr)
+		case "sandbox":
+			return sandboxMain(ctx, args[1:], stderr)
+		}
+	}
 	if len(args) == 0 || args[0] != "run" {
 		fmt.Fprint(stderr, usage)
 		return ExitUsage

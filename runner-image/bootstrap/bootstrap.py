@@ -145,6 +145,12 @@ def _main():
             parts.append(esc(k) + ":" + vs)
         return _encode("{" + ",".join(parts) + "}", "ascii")
 
+    # `result` is over the output budget: the runner decides that on its
+    # own count, so it gets the first max_output + 1 bytes of the JSON (an
+    # "over" frame), not a claim.
+    def send_over(data):
+        send(b"over", data[:max_output + 1])
+
     def send_error(reason, etype, message, **extra):
         d = {"reason": reason, "type": etype, "message": message}
         d.update(extra)
@@ -519,7 +525,7 @@ def _main():
         data = _encode('"' + value + '"')
     if data is not None:
         if _len(data) > max_output:
-            send_error("OutputLimitExceeded", "OutputLimitExceeded", "`result` is over the output limit of %d bytes" % max_output)
+            send_over(data)
         else:
             send(b"result", data)
         _exit(0)
@@ -536,7 +542,11 @@ def _main():
         ConvertError = cns["ConvertError"]
         data = cns["convert"](value, max_output, esc, _modules, _ConvertError=ConvertError)
     except ConvertError as e:
-        send_error(e.reason, e.etype, e.message)
+        prefix = _getattr(e, "prefix", None)
+        if e.reason == "OutputLimitExceeded" and prefix is not None:
+            send_over(_encode(prefix, "ascii", "replace"))
+        else:
+            send_error(e.reason, e.etype, e.message)
         _exit(0)
     except _MemoryError:
         g.clear()

@@ -7,11 +7,15 @@
 
 
 class ConvertError(Exception):
-    def __init__(self, reason, etype, message):
+    def __init__(self, reason, etype, message, prefix=None):
         Exception.__init__(self, message)
         self.reason = reason
         self.etype = etype
         self.message = message
+        # For OutputLimitExceeded: the JSON converted so far, longer than
+        # the budget. The bootstrap hands it to the runner, whose own count
+        # of these bytes is the evidence (a claim alone is not).
+        self.prefix = prefix
 
 
 def convert(value, max_bytes, esc, modules, _type=type, _isinstance=isinstance, _len=len, _id=id,
@@ -41,21 +45,17 @@ def convert(value, max_bytes, esc, modules, _type=type, _isinstance=isinstance, 
         if size[0] > max_bytes:
             over_budget()
 
-    # Big pandas and numpy values are converted a chunk at a time, and a
-    # container whose shortest possible JSON is already over the budget is
-    # refused before any of it is converted: `result = pd.Series(np.zeros(
-    # 3_000_000))` must fail fast with OutputLimitExceeded, not materialise
-    # millions of Python objects first.
+    # Big pandas and numpy values are converted a chunk at a time and the
+    # conversion stops as soon as the JSON passes the budget: `result =
+    # pd.Series(np.zeros(3_000_000))` converts about max_bytes of JSON, not
+    # millions of Python objects. What was converted goes to the runner,
+    # which counts it: OutputLimitExceeded is decided there, on its count.
     CHUNK = 4096
 
     def over_budget():
         raise ConvertError("OutputLimitExceeded", "OutputLimitExceeded",
-                           "`result` is over the output limit of %d bytes" % max_bytes)
-
-    def at_least(n, per):
-        # n items of at least per bytes each (separators included).
-        if n * per > max_bytes - size[0] + per:
-            over_budget()
+                           "`result` is over the output limit of %d bytes" % max_bytes,
+                           prefix=_join(parts))
 
     def tname(v):
         t = _type(v)
@@ -197,8 +197,6 @@ def convert(value, max_bytes, esc, modules, _type=type, _isinstance=isinstance, 
         emit("}")
 
     def arr(items, path, depth):
-        if _isinstance(items, (_list, _tuple)):
-            at_least(_len(items), 2)  # "0,"
         emit("[")
         i = 0
         for v in items:
@@ -243,7 +241,6 @@ def convert(value, max_bytes, esc, modules, _type=type, _isinstance=isinstance, 
             container(v, path, depth, arr, v)
             return
         if t is _dict:
-            at_least(_len(v), 5)  # "":0,
             container(v, path, depth, obj, _dict_items(v))
             return
         s = scalar(v, path)
@@ -269,7 +266,6 @@ def convert(value, max_bytes, esc, modules, _type=type, _isinstance=isinstance, 
                 else:
                     conv(v.tolist(), path, depth)
                 return
-            at_least(_len(v), 2)
             container(v, path, depth, arr, ndarray_items(v, kind))
             return
         if pd is not None:
@@ -277,7 +273,6 @@ def convert(value, max_bytes, esc, modules, _type=type, _isinstance=isinstance, 
                 container(v, path, depth, records, v)
                 return
             if _isinstance(v, pd.Series):
-                at_least(_len(v), 5)  # "":0,
                 container(v, path, depth, obj, series_pairs(v))
                 return
         fail(path, "a value of type %s has no JSON form (convert it to a supported type)" % tname(v))
@@ -312,7 +307,6 @@ def convert(value, max_bytes, esc, modules, _type=type, _isinstance=isinstance, 
                                    "`%s`: duplicate key after conversion: %s (DataFrame columns)" % (where(path), esc(c)))
             seen.add(c)
         n = _len(df.index)
-        at_least(n, 3 + 4 * _len(cols))  # {"":0,...},
         emit("[")
         keys = [esc(c) + ":" for c in cols]
         for start in _range(0, n, CHUNK):

@@ -140,6 +140,7 @@ func bareJob(ns, name string) *batchv1.Job {
 	job.Name = name
 	spec := &job.Spec.Template.Spec
 	spec.Volumes = nil
+	spec.Containers = spec.Containers[:1] // a bare Job: one container
 	c := &spec.Containers[0]
 	c.VolumeMounts, c.Args = nil, nil
 	c.Command = []string{"python3", "-c", "print(1)"}

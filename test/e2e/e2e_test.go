@@ -233,8 +233,9 @@ func TestPodRunsHardenedAsTheKernelSeesIt(t *testing.T) {
 	if err := json.Unmarshal(resultOf(t, ce), &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.UID != 65532 || got.GID != 65532 {
-		t.Errorf("runs as %d:%d, want 65532:65532", got.UID, got.GID)
+	// The code runs as the execution's own uid, never the judge's.
+	if uid := controllers.SandboxUIDFor(string(ce.UID), controllers.DefaultJobOptions()); got.UID != int(uid) || got.GID != int(uid) {
+		t.Errorf("runs as %d:%d, want the execution's uid %d", got.UID, got.GID, uid)
 	}
 	if got.CapEff != "0000000000000000" || got.CapBnd != "0000000000000000" {
 		t.Errorf("capabilities eff %s bnd %s, want none", got.CapEff, got.CapBnd)

@@ -141,7 +141,7 @@ func stopManager() {
 
 // newNamespace creates a namespace and waits for its default
 // ServiceAccount, without which Pods cannot be created.
-func newNamespace(t *testing.T, labels map[string]string) string {
+func newNamespace(t testing.TB, labels map[string]string) string {
 	t.Helper()
 	ctx := context.Background()
 	// Opted in to the baseline ExecutionPolicy that hack/test-e2e.sh applies.
@@ -164,7 +164,7 @@ func newNamespace(t *testing.T, labels map[string]string) string {
 	return ns.Name
 }
 
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() error) {
 	t.Helper()
 	suite.Eventually(t, 200*time.Millisecond, timeout, what, cond)
 }

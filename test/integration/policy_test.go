@@ -156,7 +156,9 @@ func TestPolicyDefaultsLandInStatus(t *testing.T) {
 	if strings.Join(ce.Status.Policies, ",") != "it-defaults" {
 		t.Errorf("status.policies = %v", ce.Status.Policies)
 	}
-	c := job.Spec.Template.Spec.Containers[0]
+	// The execution's resources are the sandbox container's (Python runs
+	// the code there; the judge has its own fixed, small resources).
+	c := sandboxContainer(t, job)
 	if c.Resources.Limits.Memory().String() != "256Mi" || c.Resources.Requests.Cpu().String() != "250m" ||
 		ptr.Deref(job.Spec.ActiveDeadlineSeconds, 0) != 35 || ptr.Deref(job.Spec.Template.Spec.RuntimeClassName, "") != "gvisor" {
 		t.Errorf("the Job does not run with the policy's limits: resources %v deadline %v runtimeClass %v",
@@ -436,4 +438,17 @@ func TestQuotaOnlyNamespaceIsStrictFIFO(t *testing.T) {
 	setUsed("0")
 	waitJob(t, older)
 	waitJob(t, younger)
+}
+
+// sandboxContainer returns the container of job's Pod that runs the code
+// with the execution's resources: "sandbox" in a Python Pod.
+func sandboxContainer(t *testing.T, job *batchv1.Job) corev1.Container {
+	t.Helper()
+	for _, c := range job.Spec.Template.Spec.Containers {
+		if c.Name == controllers.SandboxContainerName {
+			return c
+		}
+	}
+	t.Fatalf("Job %s has no %q container", job.Name, controllers.SandboxContainerName)
+	return corev1.Container{}
 }

@@ -202,8 +202,24 @@ func prepareChild(s Spec) error {
 			return fmt.Errorf("setrlimit %s %d/%d: %w", l.name, l.soft, l.max, err)
 		}
 	}
+	// glibc gives every thread a stack of RLIMIT_STACK's soft limit (32 MiB
+	// when it is unlimited), reserved in full against RLIMIT_AS: a fixed
+	// soft limit makes a thread cost the same on every node, whatever the
+	// runtime handed down.
+	var st unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_STACK, &st); err != nil {
+		return fmt.Errorf("getrlimit RLIMIT_STACK: %w", err)
+	}
+	st.Cur = min(StackBytes, st.Max)
+	if err := unix.Setrlimit(unix.RLIMIT_STACK, &st); err != nil {
+		return fmt.Errorf("setrlimit RLIMIT_STACK %d/%d: %w", st.Cur, st.Max, err)
+	}
 	return nil
 }
+
+// StackBytes is the soft RLIMIT_STACK of python: the main thread's stack
+// and every other thread's.
+const StackBytes = 8 << 20
 
 // cloexecFrom marks every fd >= first close-on-exec.
 func cloexecFrom(first int) error {
