@@ -65,6 +65,20 @@ func TestSlimBuild(t *testing.T) {
 	if code != fullCode || !equalJSON(slim, full) || slim["reason"] != "Completed" {
 		t.Errorf("sql through the slim runner: exit %d %v; the full runner: exit %d %v", code, slim, fullCode, full)
 	}
+	// A task (in a Pod) is handed over too: the same outcome as the full
+	// build's (here the SQL task names no DSN file).
+	task := t.TempDir()
+	if err := os.WriteFile(filepath.Join(task, TaskFile), []byte(`{"language":"sql","timeoutSeconds":5,"memoryBytes":1000000,"maxOutputBytes":10000}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(task, CodeFile), []byte("SELECT 1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	slim, code = run("runner", "", "run", "--task-dir", task)
+	full, fullCode = run(FullBinary, "", "run", "--task-dir", task)
+	if code != fullCode || !equalJSON(slim, full) || slim["reason"] != "InvalidInput" {
+		t.Errorf("a sql task through the slim runner: exit %d %v; the full runner: exit %d %v", code, slim, fullCode, full)
+	}
 	jsx := []string{"run", "--language", "jsx"}
 	if res, code := run("runner", "export default () => <p>hi</p>;", jsx...); code != 0 || res["reason"] != "Completed" {
 		t.Errorf("jsx in the slim runner: exit %d %v", code, res)
