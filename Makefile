@@ -89,7 +89,8 @@ bench-controller: envtest ## Time 500 CodeExecutions to 500 Jobs against 500 pla
 .PHONY: build
 build: manifests generate fmt vet ## Build the manager and the runner into bin/.
 	go build -o bin/manager .
-	CGO_ENABLED=0 go build -o bin/runner ./cmd/runner
+	CGO_ENABLED=0 go build -tags runner_slim -o bin/runner ./cmd/runner
+	CGO_ENABLED=0 go build -o bin/runner-full ./cmd/runner
 
 .PHONY: run
 run: manifests generate ## Run the manager against the cluster KUBECONFIG points at.

@@ -25,8 +25,9 @@ command -v node >/dev/null || { echo "bench-jsx: node is required" >&2; exit 1; 
 command -v python3 >/dev/null || { echo "bench-jsx: python3 is required (it measures with wait4)" >&2; exit 1; }
 
 mkdir -p "$work" "$babel_dir"
-echo "bench-jsx: building the runner"
-(cd "$root" && go build -o "$work/runner" ./cmd/runner)
+echo "bench-jsx: building the runner as the image does (runner_slim, runner-full beside it)"
+(cd "$root" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -tags runner_slim -o "$work/runner" ./cmd/runner \
+  && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$work/runner-full" ./cmd/runner)
 installed="$(node -e "try{console.log(require('$babel_dir/node_modules/@babel/standalone/package.json').version)}catch(e){}" 2>/dev/null || true)"
 if [ "$installed" != "$babel_version" ]; then
   echo "bench-jsx: installing @babel/standalone@$babel_version into $babel_dir"
@@ -65,6 +66,7 @@ PY
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
+printf '\nuptime before measuring: %s\n' "$(uptime)"
 printf '\nWhole processes, %d runs each, medians: wall time, CPU time (user+sys), peak RSS\n' "$runs"
 printf '%-32s %9s %9s %7s | %9s %9s %7s | %8s %8s %6s\n' file runner_ms node_ms ratio run_cpu node_cpu ratio run_MiB node_MiB ratio
 walls_r=() walls_n=()
@@ -77,7 +79,7 @@ for f in "${files[@]}"; do
 done
 r_all=$(printf '%s\n' "${walls_r[@]}" | median); n_all=$(printf '%s\n' "${walls_n[@]}" | median)
 awk -v r="$r_all" -v n="$n_all" 'BEGIN { printf "%-32s %9.1f %9.1f %6.1fx   (wall, median over files; target >= 20x)\n", "ALL", r, n, n/r }'
-printf 'load average while measuring: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf 'uptime after measuring: %s\n' "$(uptime)"
 
 printf '\nWarm, in process (median per call)\n'
 printf 'Go: esbuild Transform alone and jsxbuild.Compile (transform + checks + document)\n'

@@ -17,7 +17,8 @@
 # packages (no recommends, apt lists removed, setuid/setgid bits stripped),
 # built with debootstrap and cached as a layer tarball keyed by its inputs;
 # the runner (CGO_ENABLED=0, -trimpath -s -w) at /usr/local/bin/runner as
-# entrypoint; USER 65532:65532; WORKDIR /tmp. Manager image = the root
+# entrypoint, its runner_slim build, with the full build beside it as
+# /usr/local/bin/runner-full; USER 65532:65532; WORKDIR /tmp. Manager image = the root
 # Dockerfile's: /manager on a distroless-like base (passwd with nonroot
 # 65532, CA bundle, /tmp), USER 65532:65532. Every layer is cached by content hash, the image config and
 # manifest are deterministic, and an import is skipped when containerd already
@@ -89,8 +90,10 @@ tar_dir() {
       -C "$1" -cf "$2" .
 }
 
-go_build() { # go_build <out> <pkg>
-  (cd "$ROOT" && go build -trimpath -ldflags "-s -w" -o "$1" "$2")
+go_build() { # go_build <out> <pkg> [go build flags...]
+  local out="$1" pkg="$2"
+  shift 2
+  (cd "$ROOT" && go build -trimpath -ldflags "-s -w" "$@" -o "$out" "$pkg")
 }
 
 # The Debian root filesystem layer, cached under a key made of its inputs.
@@ -199,7 +202,10 @@ build_runner() {
   local base layer d="$WORK/runner"
   base=$(rootfs_layer)
   mkdir -p "$d/usr/local/bin"
-  go_build "$d/usr/local/bin/runner" ./cmd/runner
+  # runner links only what JSX needs and hands Python and SQL over to
+  # runner-full beside it (internal/runner/handoff.go).
+  go_build "$d/usr/local/bin/runner" ./cmd/runner -tags runner_slim
+  go_build "$d/usr/local/bin/runner-full" ./cmd/runner
   layer=$(files_layer "$d")
   write_image runner "$RUNNER_IMAGE" \
     "$(config_json "$NONROOT_UID:$NONROOT_UID" '["/usr/local/bin/runner"]' "[$PATH_ENV]" /tmp)" \

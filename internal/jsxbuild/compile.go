@@ -135,7 +135,7 @@ func Compile(ctx context.Context, src []byte, opts Options) (*Output, error) {
 
 // compileInProcess is Compile after the size check, in this process.
 func compileInProcess(ctx context.Context, src []byte, opts Options) (*Output, error) {
-	source := string(src)
+	source := blankHashbang(string(src))
 	if err := checkPragmas(source); err != nil {
 		return nil, err
 	}
@@ -376,4 +376,19 @@ func checkImports(js string) ([]string, error) {
 	}
 	sort.Strings(mods)
 	return mods, nil
+}
+
+// blankHashbang replaces a leading "#!" line with spaces: esbuild keeps a
+// hashbang at the top of its output, and the output goes inside a function
+// body in the document, where "#!" is a syntax error. Spaces keep every
+// line and column of the rest for diagnostics.
+func blankHashbang(src string) string {
+	if !strings.HasPrefix(src, "#!") {
+		return src
+	}
+	end := strings.IndexAny(src, "\r\n")
+	if end < 0 {
+		end = len(src)
+	}
+	return strings.Repeat(" ", end) + src[end:]
 }

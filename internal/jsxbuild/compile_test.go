@@ -1,6 +1,7 @@
 package jsxbuild
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/evanw/esbuild/pkg/api"
 	"github.com/google/go-cmp/cmp"
@@ -34,6 +36,12 @@ func checkOutput(t *testing.T, out *Output) {
 	}
 	if out.Manifest.Sandbox != "allow-scripts" {
 		t.Errorf("sandbox %q", out.Manifest.Sandbox)
+	}
+	// What the runner hands to result.SuccessEncoded unchecked: valid,
+	// compact JSON in valid UTF-8, equal to escaping the whole document.
+	if b, err := out.AppendJSON(nil); err != nil || !json.Valid(b) || !utf8.Valid(b) || bytes.ContainsAny(b, "\r\n") ||
+		!bytes.Contains(b, append(append([]byte(`,"html":`), appendJSONString(nil, out.HTML)...), `,"manifest":`...)) {
+		t.Errorf("AppendJSON is not the valid, compact JSON of the document (err %v)", err)
 	}
 	csp := out.Manifest.CSP
 	for _, want := range []string{"default-src 'none'", "connect-src 'none'", "img-src data: blob:", "frame-src 'none'",
@@ -426,34 +434,6 @@ func TestEscapeScript(t *testing.T) {
 	}
 }
 
-// TestVendoredEscapeIsExact proves, for every embedded script, that the
-// fast textual escape used at run time equals the tokenizing escape used
-// for compiled code: every "<script", "</script" and "<!--" in them sits
-// inside a literal.
-func TestVendoredEscapeIsExact(t *testing.T) {
-	if err := loadRuntime(); err != nil {
-		t.Fatal(err)
-	}
-	for _, g := range []*runtimeGroup{bootGroup, reactGroup, rechartsGroup} {
-		for i, name := range g.files {
-			raw, err := assets.ReadFile(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := escapeScript(string(raw))
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			if got := g.scripts[i].text; got != want {
-				t.Errorf("%s: the fast escape differs from the tokenizing one", name)
-			}
-			if g.scripts[i].hash != scriptHash(want) {
-				t.Errorf("%s: wrong hash", name)
-			}
-		}
-	}
-}
-
 func TestUnquoteJS(t *testing.T) {
 	tests := map[string]string{
 		`"react"`:              "react",
@@ -484,7 +464,22 @@ func TestAppendJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The document just built is encoded from its pieces' generated JSON
+	// forms: byte for byte what escaping the whole of it gives.
+	if piecesOf(out.HTML) == nil {
+		t.Fatal("the document just built has no JSON pieces")
+	}
+	fast, err := out.AppendJSON(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := string(appendJSONString(nil, out.HTML)); !strings.Contains(string(fast), `,"html":`+want+`,"manifest":`) {
+		t.Error("the document's JSON from its pieces differs from escaping it whole")
+	}
 	out.HTML += "\x00\x1f\"\\\u2029\xff" // also what esbuild never prints
+	if piecesOf(out.HTML) != nil {
+		t.Fatal("a changed document still has the pieces of the one built")
+	}
 	b, err := out.AppendJSON(nil)
 	if err != nil {
 		t.Fatal(err)

@@ -2,12 +2,12 @@ package jsxbuild
 
 import (
 	"crypto/sha256"
-	"embed"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"strings"
-	"sync"
+	"sync/atomic"
+	"unsafe"
 )
 
 // Output is the compiled component: see the package comment for its JSON
@@ -74,23 +74,22 @@ const SandboxTokens = "allow-scripts"
 // MessageSchema names the postMessage schema the document speaks.
 const MessageSchema = "codeexec-jsx/1"
 
-//go:embed runtime/*.js shim/boot.js
-var assets embed.FS
+//go:generate env JSXBUILD_UPDATE=1 go test -run ^TestGeneratedRuntime$ .
 
 // runtimeScript is one vendored or own script, already escaped for inline
-// use, with its CSP hash source.
+// use, with its CSP hash source and its text as the inside of a JSON
+// string (empty when not known).
 type runtimeScript struct {
 	text string
 	hash string // 'sha256-...'
+	json string
 }
 
-// runtimeGroup is a set of scripts loaded (escaped and hashed) once, on
-// first use: the recharts group is only paid for by code that imports it.
+// runtimeGroup is a set of scripts a document embeds together: the
+// recharts group only when the code imports recharts. Their forms are
+// generated (runtime_gen.go, TestGeneratedRuntime) and embedded.
 type runtimeGroup struct {
-	files   []string
-	once    sync.Once
-	scripts []runtimeScript
-	err     error
+	files []string
 }
 
 var (
@@ -100,71 +99,15 @@ var (
 )
 
 func (g *runtimeGroup) load() ([]runtimeScript, error) {
-	g.once.Do(func() {
-		for _, name := range g.files {
-			b, err := assets.ReadFile(name)
-			if err != nil {
-				g.err = err
-				return
-			}
-			// These files are fixed and ours: TestVendoredEscapeIsExact
-			// proves the fast escape equals the tokenizing one on them.
-			text, err := escapeTrusted(string(b))
-			if err != nil {
-				g.err = fmt.Errorf("%s: %w", name, err)
-				return
-			}
-			g.scripts = append(g.scripts, runtimeScript{text: text, hash: scriptHash(text)})
+	out := make([]runtimeScript, 0, len(g.files))
+	for _, name := range g.files {
+		s, ok := generatedRuntime[name]
+		if !ok || s.text == "" || s.json == "" {
+			return nil, fmt.Errorf("%s has no generated form: run `go generate ./internal/jsxbuild`", name)
 		}
-	})
-	return g.scripts, g.err
-}
-
-// escapeTrusted escapes "</script", "<script" and "<!--" in a vendored
-// script without tokenizing it, on the premise (checked by a test for
-// every vendored file) that each occurrence sits inside a string, template
-// or regular expression literal: the '<' (or an escaped "\<") becomes
-// \x3C. The result is checked again as text.
-func escapeTrusted(src string) (string, error) {
-	if !hasDangerous(src) {
-		return src, nil
+		out = append(out, s)
 	}
-	var b strings.Builder
-	b.Grow(len(src) + 64)
-	last := 0
-	for i := strings.IndexByte(src, '<'); i >= 0; {
-		if dangerous(src, i) > 0 {
-			k := i
-			for k > 0 && src[k-1] == '\\' {
-				k--
-			}
-			cut := i
-			if (i-k)%2 == 1 {
-				cut = i - 1
-			}
-			b.WriteString(src[last:cut])
-			b.WriteString(`\x3C`)
-			last = i + 1
-		}
-		j := strings.IndexByte(src[i+1:], '<')
-		if j < 0 {
-			break
-		}
-		i += 1 + j
-	}
-	b.WriteString(src[last:])
-	out := b.String()
-	return out, checkScriptText(out)
-}
-
-// loadRuntime loads every runtime group (tests use it).
-func loadRuntime() error {
-	for _, g := range []*runtimeGroup{bootGroup, reactGroup, rechartsGroup} {
-		if _, err := g.load(); err != nil {
-			return err
-		}
-	}
-	return nil
+	return out, nil
 }
 
 func scriptHash(text string) string {
@@ -246,40 +189,62 @@ func buildDocument(js string, imports []string) (*Output, error) {
 		scripts = append(scripts, s...)
 	}
 	user := userScript(js)
+	if err := checkScriptText(user); err != nil {
+		return nil, fmt.Errorf("refusing to embed a script: %w", err)
+	}
 	scripts = append(scripts, runtimeScript{text: user, hash: scriptHash(user)})
 
 	var hashes []string
 	for _, s := range scripts {
-		if err := checkScriptText(s.text); err != nil {
-			return nil, fmt.Errorf("refusing to embed a script: %w", err)
-		}
 		hashes = append(hashes, s.hash)
 	}
 	csp := cspFor(hashes)
 
+	// The document and, beside it, its pieces as the insides of JSON
+	// strings: the generated runtime ones are copied, only the few
+	// others are escaped (AppendJSON).
 	var b strings.Builder
 	size := 1024
 	for _, s := range scripts {
 		size += len(s.text) + 20
 	}
 	b.Grow(size)
-	b.WriteString("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
+	pieces := make([]string, 0, 2*len(scripts)+2)
+	var dyn strings.Builder // the current run of text without a JSON form
+	write := func(s runtimeScript) {
+		b.WriteString(s.text)
+		if s.json != "" {
+			if dyn.Len() > 0 {
+				pieces = append(pieces, jsonInside(dyn.String()))
+				dyn.Reset()
+			}
+			pieces = append(pieces, s.json)
+			return
+		}
+		dyn.WriteString(s.text)
+	}
+	text := func(t string) { write(runtimeScript{text: t}) }
+	text("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
 	// The CSP value holds only quotes, letters, digits, base64 and
 	// punctuation from cspFor: attribute-safe.
-	b.WriteString("<meta http-equiv=\"Content-Security-Policy\" content=\"" + csp + "\">\n")
-	b.WriteString("<meta name=\"referrer\" content=\"no-referrer\">\n<meta http-equiv=\"x-dns-prefetch-control\" content=\"off\">\n")
-	b.WriteString("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
-	b.WriteString("<title>codeexec component</title>\n")
-	b.WriteString("<style>html,body{margin:0;padding:0;background:#fff;color:#111;font-family:system-ui,sans-serif}#root{padding:8px}.codeexec-error{color:#b91c1c;white-space:pre-wrap}</style>\n")
-	b.WriteString("</head>\n<body>\n<div id=\"root\"></div>\n")
+	text("<meta http-equiv=\"Content-Security-Policy\" content=\"" + csp + "\">\n")
+	text("<meta name=\"referrer\" content=\"no-referrer\">\n<meta http-equiv=\"x-dns-prefetch-control\" content=\"off\">\n")
+	text("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
+	text("<title>codeexec component</title>\n")
+	text("<style>html,body{margin:0;padding:0;background:#fff;color:#111;font-family:system-ui,sans-serif}#root{padding:8px}.codeexec-error{color:#b91c1c;white-space:pre-wrap}</style>\n")
+	text("</head>\n<body>\n<div id=\"root\"></div>\n")
 	for _, s := range scripts {
-		b.WriteString("<script>")
-		b.WriteString(s.text)
-		b.WriteString("</script>\n")
+		text("<script>")
+		write(s)
+		text("</script>\n")
 	}
-	b.WriteString("</body>\n</html>\n")
+	text("</body>\n</html>\n")
+	if dyn.Len() > 0 {
+		pieces = append(pieces, jsonInside(dyn.String()))
+	}
 	html := b.String()
-	sum := sha256.Sum256([]byte(html))
+	rememberPieces(html, pieces)
+	sum := sha256.Sum256(unsafe.Slice(unsafe.StringData(html), len(html)))
 	if imports == nil {
 		imports = []string{}
 	}
@@ -295,4 +260,37 @@ func buildDocument(js string, imports []string) (*Output, error) {
 			Host:     DefaultHostRequirements(),
 		},
 	}, nil
+}
+
+// jsonInside is s as the inside of a JSON string (appendJSONString
+// without the quotes).
+func jsonInside(s string) string {
+	b := appendJSONString(make([]byte, 0, len(s)+len(s)/8+2), s)
+	return string(b[1 : len(b)-1])
+}
+
+// htmlPieces are the JSON forms of the pieces of the last document
+// buildDocument made, for that very string (matched by identity, like
+// result.SuccessEncoded): AppendJSON copies them instead of escaping 650
+// KB again. Kept outside Output, which stays a plain value; an HTML string
+// that is not the one built falls back to escaping.
+type htmlPieces struct {
+	data   *byte
+	n      int
+	pieces []string
+}
+
+var lastPieces atomic.Pointer[htmlPieces]
+
+func rememberPieces(html string, pieces []string) {
+	lastPieces.Store(&htmlPieces{data: unsafe.StringData(html), n: len(html), pieces: pieces})
+}
+
+// piecesOf returns the JSON pieces of html, or nil.
+func piecesOf(html string) []string {
+	p := lastPieces.Load()
+	if p == nil || len(html) == 0 || p.data != unsafe.StringData(html) || p.n != len(html) {
+		return nil
+	}
+	return p.pieces
 }

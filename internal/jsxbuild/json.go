@@ -22,7 +22,15 @@ func (o *Output) AppendJSON(dst []byte) ([]byte, error) {
 	dst = append(dst, `{"js":`...)
 	dst = appendJSONString(dst, o.JS)
 	dst = append(dst, `,"html":`...)
-	dst = appendJSONString(dst, o.HTML)
+	if pieces := piecesOf(o.HTML); pieces != nil {
+		dst = append(dst, '"')
+		for _, p := range pieces {
+			dst = append(dst, p...)
+		}
+		dst = append(dst, '"')
+	} else {
+		dst = appendJSONString(dst, o.HTML)
+	}
 	dst = append(dst, `,"manifest":`...)
 	dst = append(dst, manifest...)
 	return append(dst, '}'), nil

@@ -64,18 +64,35 @@ func tokenize(src string) ([]token, error) {
 		// parens and braces remember, for each open ( and {, whether
 		// a "/" right after its closing token starts a regex.
 		parens, braces []bool
+		// forHead remembers, for each open (, whether it opens the head
+		// of a for statement: the only place where "of" is a keyword
+		// (anywhere else it is a plain name: let of = 4; of / 2).
+		forHead []bool
 		// templateDepth holds, for each open `${`, the brace depth at which
 		// its closing `}` resumes the template text.
 		templateDepth []int
 		depth         int
 	)
-	prevAllowsRegex := func() bool {
-		t, ok := lastSignificant(toks)
-		if !ok {
+	// allowsRegexAfter reports whether a "/" after the significant token
+	// at index k (none when k < 0) starts a regular expression.
+	var allowsRegexAfter func(k int) bool
+	allowsRegexAfter = func(k int) bool {
+		if k < 0 {
 			return true
 		}
+		t := toks[k]
 		switch t.kind {
 		case tokIdent:
+			// A keyword after "." or "?." is a property name (d.in,
+			// row.of): an operand, so a division follows.
+			if p := prevSignificant(toks, k); p >= 0 && toks[p].kind == tokPunct {
+				if pt := src[toks[p].start:toks[p].end]; pt == "." || pt == "?." {
+					return false
+				}
+			}
+			if src[t.start:t.end] == "of" {
+				return len(forHead) > 0 && forHead[len(forHead)-1]
+			}
 			return regexAfterKeyword[src[t.start:t.end]]
 		case tokNumber, tokString, tokRegex:
 			return false
@@ -83,16 +100,25 @@ func tokenize(src string) ([]token, error) {
 			// After a complete template literal: division.
 			return src[t.end-1] != '`'
 		case tokPunct:
-			switch src[t.start:t.end] {
+			switch text := src[t.start:t.end]; text {
 			case ")", "}":
 				return t.regexNext
 			case "]":
 				return false
+			case "+", "-":
+				// "++" or "--" (two adjacent one-byte tokens) leaves the
+				// state as it was before it: postfix after an operand
+				// (i++ / 2 is a division), prefix where an operand was
+				// expected (++/x/.lastIndex).
+				if p := prevSignificant(toks, k); p >= 0 && toks[p].kind == tokPunct && toks[p].end == t.start && src[toks[p].start:toks[p].end] == text {
+					return allowsRegexAfter(prevSignificant(toks, p))
+				}
 			}
 			return true
 		}
 		return true
 	}
+	prevAllowsRegex := func() bool { return allowsRegexAfter(prevSignificant(toks, len(toks))) }
 	i, n := 0, len(src)
 	for i < n {
 		c := src[i]
@@ -182,10 +208,17 @@ func tokenize(src string) ([]token, error) {
 			switch c {
 			case '(':
 				parens = append(parens, prevIsControlKeyword(src, toks))
+				p := prevSignificant(toks, len(toks))
+				forHead = append(forHead, p >= 0 && toks[p].kind == tokIdent && src[toks[p].start:toks[p].end] == "for" ||
+					p >= 1 && toks[p].kind == tokIdent && src[toks[p].start:toks[p].end] == "await" &&
+						toks[p-1].kind == tokIdent && src[toks[p-1].start:toks[p-1].end] == "for")
 			case ')':
 				if n := len(parens); n > 0 {
 					regexNext = parens[n-1]
 					parens = parens[:n-1]
+				}
+				if n := len(forHead); n > 0 {
+					forHead = forHead[:n-1]
 				}
 			case '{':
 				depth++
@@ -210,6 +243,17 @@ func tokenize(src string) ([]token, error) {
 		return nil, errUnterminated
 	}
 	return toks, nil
+}
+
+// prevSignificant returns the index of the last token before index k that
+// is not a comment, or -1.
+func prevSignificant(toks []token, k int) int {
+	for k--; k >= 0; k-- {
+		if toks[k].kind != tokComment {
+			return k
+		}
+	}
+	return -1
 }
 
 // lastSignificant returns the last token that is not a comment.
@@ -579,6 +623,13 @@ func findImports(code string) ([]importUse, error) {
 			k > 0 && sig[k-1].kind == tokPunct && (text(sig[k-1]) == "{" || text(sig[k-1]) == ",") {
 			continue
 		}
+		// A method definition named require ({ require(v) { ... } } or
+		// in a class): the parameter list's ")" is followed by the body's
+		// "{", which no call expression is (esbuild ends statements with
+		// ";").
+		if name == "require" && isMethodDefinition(code, sig, k) {
+			continue
+		}
 		u := importUse{Offset: t.start}
 		if name == "require" && k+3 < len(sig) &&
 			sig[k+1].kind == tokPunct && text(sig[k+1]) == "(" &&
@@ -595,6 +646,39 @@ func findImports(code string) ([]importUse, error) {
 		uses = append(uses, u)
 	}
 	return uses, nil
+}
+
+// isMethodDefinition reports whether the identifier at sig[k] is followed
+// by a parenthesised list whose ")" is directly followed by "{", and is
+// preceded by what may precede a method name in an object literal or a
+// class body ("{", ",", ";", "}" or a modifier).
+func isMethodDefinition(code string, sig []token, k int) bool {
+	text := func(t token) string { return code[t.start:t.end] }
+	if k == 0 || k+1 >= len(sig) || sig[k+1].kind != tokPunct || text(sig[k+1]) != "(" {
+		return false
+	}
+	switch prev := text(sig[k-1]); {
+	case sig[k-1].kind == tokPunct && (prev == "{" || prev == "," || prev == ";" || prev == "}" || prev == "*"):
+	case sig[k-1].kind == tokIdent && (prev == "static" || prev == "async" || prev == "get" || prev == "set"):
+	default:
+		return false
+	}
+	depth := 0
+	for j := k + 1; j < len(sig); j++ {
+		if sig[j].kind != tokPunct {
+			continue
+		}
+		switch text(sig[j]) {
+		case "(":
+			depth++
+		case ")":
+			depth--
+			if depth == 0 {
+				return j+1 < len(sig) && sig[j+1].kind == tokPunct && text(sig[j+1]) == "{"
+			}
+		}
+	}
+	return false
 }
 
 // unquoteJS decodes a JavaScript string literal ('...' or "...").

@@ -10,6 +10,7 @@ package result
 import (
 	"encoding/json"
 	"io"
+	"sync/atomic"
 	"time"
 )
 
@@ -76,6 +77,37 @@ type ExecutionResult struct {
 // Success returns a Completed result carrying payload.
 func Success(payload json.RawMessage) ExecutionResult {
 	return ExecutionResult{Succeeded: true, Reason: Completed, Message: "completed", Result: payload}
+}
+
+// SuccessEncoded is Success for a payload whose producer guarantees that
+// it is valid, compact JSON in valid UTF-8 (the producer's tests prove it):
+// Encode then does not scan it again, which for a JSX document of several
+// hundred KiB is most of the time a run takes. Replacing Result afterwards
+// brings the checks back.
+//
+// The promise is kept outside ExecutionResult (which stays a plain,
+// comparable-by-cmp value): one slot, the last payload given, matched by
+// identity. A runner makes one result per process; where several are made
+// at once, a payload that lost the slot is simply checked.
+func SuccessEncoded(payload json.RawMessage) ExecutionResult {
+	if len(payload) > 0 {
+		encodedSlot.Store(&encodedPayload{first: &payload[0], n: len(payload)})
+	}
+	return Success(payload)
+}
+
+type encodedPayload struct {
+	first *byte
+	n     int
+}
+
+var encodedSlot atomic.Pointer[encodedPayload]
+
+// isEncoded reports whether payload is the slice SuccessEncoded was last
+// given.
+func isEncoded(payload json.RawMessage) bool {
+	e := encodedSlot.Load()
+	return len(payload) > 0 && e != nil && e.first == &payload[0] && e.n == len(payload)
 }
 
 // Failure returns a failed result with reason and message.

@@ -152,3 +152,26 @@ func FuzzSummaryFits(f *testing.F) {
 		}
 	})
 }
+
+// SuccessEncoded skips the payload's checks only while Result is the very
+// payload it was given: whoever replaces Result gets them back.
+func TestSuccessEncodedTrustsOnlyItsOwnPayload(t *testing.T) {
+	good := json.RawMessage(`{"html":"<p>\u2028</p>","n":[1,2]}`)
+	if got, want := string(Encode(SuccessEncoded(good))), string(Encode(Success(good))); got != want {
+		t.Errorf("SuccessEncoded encodes %s, Success %s", got, want)
+	}
+	r := SuccessEncoded(json.RawMessage(`{"a":1}`))
+	r.Result = json.RawMessage(`{"a":`) // replaced: no longer trusted
+	var back map[string]any
+	if err := json.Unmarshal(Encode(r), &back); err != nil {
+		t.Fatalf("a replaced payload was spliced in unchecked: %v", err)
+	}
+	if back["reason"] != string(InternalError) {
+		t.Errorf("a replaced, invalid payload gave %v, want InternalError", back)
+	}
+	r = SuccessEncoded(json.RawMessage("{\"a\":\n1}"))
+	r.Result = append(json.RawMessage(nil), r.Result...) // same bytes, another slice
+	if line := Encode(r); bytes.IndexByte(line, '\n') >= 0 {
+		t.Errorf("a copied payload skipped compaction: %q", line)
+	}
+}

@@ -48,8 +48,13 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	}
 	c, termLog, err := parseRun(args[1:], stdin, stderr)
 	var res result.ExecutionResult
-	var bad *inputError
+	var (
+		bad  *inputError
+		hand *handOffError
+	)
 	switch {
+	case errors.As(err, &hand):
+		res = result.Failure(result.InternalError, hand.Error())
 	case errors.As(err, &bad):
 		// The command line was right but what it names is not: the code
 		// or the task is too big or unreadable. That is the execution's
@@ -130,6 +135,9 @@ func parseRun(args []string, stdin io.Reader, stderr io.Writer) (Config, string,
 		if err != nil {
 			return Config{}, termLog, badInput("--task-dir: %w", err)
 		}
+		if err := handOff(tc.Language); err != nil {
+			return Config{}, termLog, err
+		}
 		tc.ScratchDir = c.ScratchDir
 		tc.Python = c.Python
 		tc.MaxStreamBytes = c.MaxStreamBytes
@@ -155,6 +163,10 @@ func parseRun(args []string, stdin io.Reader, stderr io.Writer) (Config, string,
 	c.MaxOutputBytes, c.MaxRows = maxOut, maxRows
 	if c.Language == SQL && !c.DryRun && c.DSNFile == "" {
 		return Config{}, "", errors.New("--language sql needs --dsn-file (or --dry-run)")
+	}
+	// Before a byte of stdin is read: the binary handed over to reads it.
+	if err := handOff(c.Language); err != nil {
+		return Config{}, termLog, err
 	}
 	r := stdin
 	if file != "" {

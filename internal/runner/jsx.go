@@ -44,7 +44,9 @@ func runJSX(ctx context.Context, c Config) result.ExecutionResult {
 		return result.Failure(result.OutputLimitExceeded, fmt.Sprintf(
 			"the compiled JSX document is %d bytes as JSON, over the output limit of %d bytes", len(payload), c.MaxOutputBytes))
 	}
-	res := result.Success(payload)
+	// AppendJSON writes valid, compact JSON in valid UTF-8 (jsxbuild's
+	// checkOutput proves it on every test document): not scanned again.
+	res := result.SuccessEncoded(payload)
 	res.Message = fmt.Sprintf("compiled to a %d-byte document; render it in <iframe sandbox=%q srcdoc>", len(out.HTML), out.Manifest.Sandbox)
 	return res
 }

@@ -1,3 +1,5 @@
+//go:build !runner_slim
+
 package runner
 
 import (

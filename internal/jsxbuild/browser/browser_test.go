@@ -221,7 +221,7 @@ func (tb *tab) check(allowConnects bool) {
 	}
 	if n := tb.h.listener.hits.Load() - tb.hits; n != 0 {
 		if allowConnects {
-			tb.t.Logf("KNOWN LIMITATION: %d speculative TCP connection(s) without data reached the listener", n)
+			tb.t.Logf("KNOWN LIMITATION (closed by the manifest's browser policies: TestBrowserDNSRoutes, docs/jsx-security.md): %d speculative TCP connection(s) without data reached the listener", n)
 		} else {
 			tb.t.Errorf("the loopback listener was reached %d times during this test: %s", n, tb.h.listener.log())
 		}
@@ -236,7 +236,7 @@ func (tb *tab) check(allowConnects bool) {
 			lines = append(lines, e.String())
 		}
 		if allowConnects && onlyDNSOrEmptyTCP(evs) {
-			tb.t.Logf("KNOWN LIMITATION (the host's NetworkPredictionOptions policy closes it): %s", strings.Join(lines, "; "))
+			tb.t.Logf("KNOWN LIMITATION (closed by the manifest's browser policies: TestBrowserDNSRoutes, docs/jsx-security.md): %s", strings.Join(lines, "; "))
 		} else {
 			tb.t.Errorf("%d datagrams, connections or DNS queries reached the second network: %s", len(evs), strings.Join(lines, "; "))
 		}
