@@ -1,0 +1,63 @@
+package jsxbuild
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/evanw/esbuild/pkg/api"
+)
+
+// Outside review (issue 11): the tokenizer in scan.go decides "regex or
+// division" from the previous token only, so a property named like a
+// keyword (d.in, row.of, x.do, ...) or a postfix ++/-- before "/" makes it
+// read a division as the start of a regular expression. esbuild prints
+// these divisions with spaces, as in any legitimate component.
+
+// TestAttackReviewKeywordPropertyDivision: a legitimate component dividing
+// two properties whose names are keywords (network traffic in/out) is
+// refused with an internal error ("unterminated literal or comment"),
+// because findImports tokenizes every compiled script.
+func TestAttackReviewKeywordPropertyDivision(t *testing.T) {
+	for _, src := range []string{
+		"export default function Traffic({ d = { in: 10, out: 4 } }) {\n  return <p>in/out ratio: {d.in / d.out}</p>;\n}\n",
+		"export default function Loop({ p = { of: 6 } }) {\n  return <p>{p.of / 2} / 3</p>;\n}\n",
+		"export default function Counter() {\n  let i = 4;\n  const half = i++ / 2;\n  const s = [half, 'x'].join('/');\n  return <p>{s}</p>;\n}\n",
+	} {
+		out, err := Compile(context.Background(), []byte(src), Options{})
+		if err != nil {
+			t.Errorf("a legitimate component is refused: %v\n%s", err, src)
+			continue
+		}
+		if res := api.Transform(out.JS, api.TransformOptions{Loader: api.LoaderJS}); len(res.Errors) > 0 {
+			t.Errorf("the emitted script does not parse: %s\n%s", res.Errors[0].Text, src)
+		}
+	}
+}
+
+// TestAttackReviewEscapedScriptParses: the same misreading with a "<!--"
+// between the postfix ++ division and a later division: escapeScript
+// rewrites the text between the two slashes as a RegExp construction, the
+// compile succeeds, and the document carries a script that is a syntax
+// error (`n++ new /(?:)/.constructor(...) total`): the component never
+// renders. Compile must return a script that means what the source says.
+func TestAttackReviewEscapedScriptParses(t *testing.T) {
+	src := "export default function Stats({ hits = 9, total = 3 }) {\n" +
+		"  let n = hits;\n" +
+		"  const avg = n++ / total, label = `<!-- ${n} -->`, share = hits / total;\n" +
+		"  return <p title={label}>{avg} {share}</p>;\n" +
+		"}\n"
+	out, err := Compile(context.Background(), []byte(src), Options{})
+	if err != nil {
+		t.Fatalf("a legitimate component is refused: %v", err)
+	}
+	if res := api.Transform(out.JS, api.TransformOptions{Loader: api.LoaderJS}); len(res.Errors) > 0 {
+		line := ""
+		for _, l := range strings.Split(out.JS, "\n") {
+			if strings.Contains(l, "const avg") {
+				line = strings.TrimSpace(l)
+			}
+		}
+		t.Errorf("Compile succeeded but the emitted script does not parse (%s): %s", res.Errors[0].Text, line)
+	}
+}
