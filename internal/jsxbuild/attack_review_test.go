@@ -61,3 +61,37 @@ func TestAttackReviewEscapedScriptParses(t *testing.T) {
 		t.Errorf("Compile succeeded but the emitted script does not parse (%s): %s", res.Errors[0].Text, line)
 	}
 }
+
+// TestAttackReviewAllowListMisread: the same misreading hides a require
+// from the import allow-list: between the slash after `d.in` and the next
+// slash the tokenizer sees a regular expression, so
+// require("child_process") compiles, and the manifest's imports do not
+// list it. (The document's require shim still refuses it at run time; the
+// compile-time allow-list and Manifest.Imports are what a host and the
+// corpus' "refused by the import allow-list" rely on.)
+func TestAttackReviewAllowListMisread(t *testing.T) {
+	src := "const d = { in: 8 };\n" +
+		"const v = d.in / require(\"child_process\").length / 2;\n" +
+		"export default () => <p>{v}</p>;\n"
+	out, err := Compile(context.Background(), []byte(src), Options{})
+	if err == nil {
+		t.Errorf("require(\"child_process\") compiled; manifest imports %q", out.Manifest.Imports)
+	}
+}
+
+// TestAttackReviewHashbang: esbuild keeps a hashbang line at the top of
+// its output, and userScript puts that output inside a function body, where
+// "#!" is a syntax error: Compile succeeds, the document's component script
+// never runs (no component, no error message from the module phase).
+func TestAttackReviewHashbang(t *testing.T) {
+	out, err := Compile(context.Background(), []byte("#!/usr/bin/env node\nexport default () => <p>hi</p>;\n"), Options{})
+	if err != nil {
+		t.Fatalf("compile: %v", err)
+	}
+	scripts := strings.Split(out.HTML, "<script>")
+	last := scripts[len(scripts)-1]
+	last = last[:strings.Index(last, "</script>")]
+	if res := api.Transform(last, api.TransformOptions{Loader: api.LoaderJS}); len(res.Errors) > 0 {
+		t.Errorf("the document's component script does not parse: %s", res.Errors[0].Text)
+	}
+}
