@@ -95,3 +95,18 @@ func TestAttackReviewHashbang(t *testing.T) {
 		t.Errorf("the document's component script does not parse: %s", res.Errors[0].Text)
 	}
 }
+
+// TestAttackReviewRequireAsMethodName: a method named require (a form
+// validator's rules object, a class method) is not a reference to the
+// module function, yet findImports refuses the component as a "dynamic
+// require".
+func TestAttackReviewRequireAsMethodName(t *testing.T) {
+	for _, src := range []string{
+		"const rules = { require(v) { return v !== ''; } };\nexport default ({ value = 'x' }) => <p>{String(rules.require(value))}</p>;\n",
+		"class Rules { require(v) { return v !== ''; } }\nexport default ({ value = 'x' }) => <p>{String(new Rules().require(value))}</p>;\n",
+	} {
+		if _, err := Compile(context.Background(), []byte(src), Options{}); err != nil {
+			t.Errorf("a legitimate component is refused: %v\n%s", err, src)
+		}
+	}
+}
