@@ -110,3 +110,29 @@ func TestAttackReviewRequireAsMethodName(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackReviewMisreadChangesValues: the misread division leaves the
+// tokenizer out of step for the rest of the line: it then takes the text
+// from a string's closing quote to the next quote for a string literal and
+// "escapes" the '<' in it, although that text holds a real regular
+// expression or template literal. The compile succeeds and the code sees
+// /<!--x/.source === "\\x3C!--x" and String.raw`<!--x` === "\\x3C!--x"
+// (TestAttackReviewBrowserMisreadValues shows it in Chromium): the value
+// changes issue 11 item 3 was about, through another door.
+func TestAttackReviewMisreadChangesValues(t *testing.T) {
+	for _, c := range []struct{ src, bad string }{
+		{"const d = { in: 8 };\nexport const values = [d.in / 2 + \"a/b\" + /<!--x/.source + \"c\" + /\"/.source];\nexport default () => <p>{values[0]}</p>;\n",
+			`/\x3C!--x/`},
+		{"const d = { in: 8 };\nexport const values = [d.in / 2 + \"a/b\" + String.raw`<!--x` + \"c\" + /\"/.source];\nexport default () => <p>{values[0]}</p>;\n",
+			"`\\x3C!--x`"},
+	} {
+		out, err := Compile(context.Background(), []byte(c.src), Options{})
+		if err != nil {
+			t.Errorf("compile: %v", err)
+			continue
+		}
+		if strings.Contains(out.JS, c.bad) {
+			t.Errorf("the escaper rewrote a regular expression or template literal in place (%s), changing its value:\n%s", c.bad, c.src)
+		}
+	}
+}
