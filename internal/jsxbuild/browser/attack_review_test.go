@@ -28,7 +28,8 @@ func reviewHarness(t *testing.T, policies map[string]any) *harness {
 
 // TestAttackReviewBrowserMisreadValues: with a division after a property
 // named "in" earlier on the line, the escaper rewrites the '<' of a
-// regular expression and of a String.raw template in place (see
+// regular expression and of a String.raw template in place, and puts a
+// space into a plain string after a "///" (see
 // TestAttackReviewMisreadChangesValues in the jsxbuild package): in the
 // browser the component sees "\x3C!--x" where the source says "<!--x".
 func TestAttackReviewBrowserMisreadValues(t *testing.T) {
@@ -37,6 +38,7 @@ func TestAttackReviewBrowserMisreadValues(t *testing.T) {
 		"const values = {\n" +
 		"  regex: [d.in / 2 + \"a/b\" + /<!--x/.source + \"c\" + /\"/.source][0],\n" +
 		"  raw: [d.in / 2 + \"a/b\" + String.raw`<!--x` + \"c\" + /\"/.source][0],\n" +
+		"  str: [d.in / 2, \"file:///tmp\", \"<!-- x -->\"][2],\n" +
 		"};\n" +
 		"export default () => <pre>{JSON.stringify(values)}</pre>;\n"
 	tb := h.render(t, src)
@@ -51,6 +53,9 @@ func TestAttackReviewBrowserMisreadValues(t *testing.T) {
 		if got[k] != want {
 			t.Errorf("%s: the code sees %q, the source says %q", k, got[k], want)
 		}
+	}
+	if got["str"] != "<!-- x -->" {
+		t.Errorf("str: the code sees %q, the source says %q", got["str"], "<!-- x -->")
 	}
 	tb.checkContained()
 }
