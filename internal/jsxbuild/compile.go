@@ -207,7 +207,20 @@ func transform(ctx context.Context, source string, opts api.TransformOptions, bu
 	if len(res.Errors) > 0 {
 		return "", compileError(res.Errors)
 	}
-	return string(res.Code), nil
+	return stripHashbang(string(res.Code)), nil
+}
+
+// stripHashbang removes the hashbang line esbuild keeps at the top of its
+// output: the document runs the code inside a function body, where "#!"
+// is a syntax error. A hashbang is a comment, so nothing else changes.
+func stripHashbang(js string) string {
+	if !strings.HasPrefix(js, "#!") {
+		return js
+	}
+	if i := strings.IndexAny(js, "\n\r\u2028\u2029"); i >= 0 {
+		return js[i:]
+	}
+	return ""
 }
 
 // TransformOptions are the esbuild options Compile uses: JSX to an IIFE for
@@ -246,22 +259,14 @@ func loweredTemplateOptions() api.TransformOptions {
 }
 
 // templateNeedsEscape reports whether a template literal in js holds a
-// sequence escapeScript must remove. A script it cannot tokenize is left
-// to escapeScript, which refuses it.
+// sequence escapeScript must remove. A script it cannot read is left to
+// escapeScript, which refuses it.
 func templateNeedsEscape(js string) bool {
 	if !hasDangerous(js) {
 		return false
 	}
-	toks, err := tokenize(js)
-	if err != nil {
-		return false
-	}
-	for _, t := range toks {
-		if t.kind == tokTemplate && hasDangerous(js[t.start:t.end]) {
-			return true
-		}
-	}
-	return false
+	_, err := escapeScript(js)
+	return errors.Is(err, errTemplateNeedsLowering)
 }
 
 func compileError(msgs []api.Message) *CompileError {

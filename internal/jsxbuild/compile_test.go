@@ -407,7 +407,7 @@ func TestEscapeScript(t *testing.T) {
 		"regex after blk":  {"if (a) {\n}\n/<!--/.test(b)", "if (a) {\n}\nnew /(?:)/.constructor(\"\\x3C!--\", \"\").test(b)"},
 		"div after call":   {`f(a) / 2; x = "<!--"`, `f(a) / 2; x = "\x3C!--"`},
 		"div after obj":    {`x = {a: 1} / 2; y = "<!--"`, `x = {a: 1} / 2; y = "\x3C!--"`},
-		"regex in arrow":   {"f = () => {\n}\n/<!--/", "f = () => {\n}\nnew /(?:)/.constructor(\"\\x3C!--\", \"\")"},
+		"regex in arrow":   {"f = () => {\n};\n/<!--/", "f = () => {\n};\nnew /(?:)/.constructor(\"\\x3C!--\", \"\")"},
 		"division no re":   {`a = b / 2; c = "</script>"`, `a = b / 2; c = "\x3C/script>"`},
 		"react-dom style":  {`a.innerHTML="<script>\x3c/script>"`, `a.innerHTML="<script>\x3c/script>"`},
 	}

@@ -8,353 +8,14 @@ import (
 	"unicode/utf8"
 )
 
-// A small JavaScript tokenizer for code that esbuild printed (and for the
-// vendored runtime): enough to tell string, template, regular expression
-// and comment text apart from code, so that
-//   - every reference to the identifier `require` can be checked to be a
-//     call with one string literal naming an allowed module, and
-//   - "</script" and "<!--" (and NUL) can be escaped where they may be
+// Helpers for the import check and the escaper, which read the script
+// with a real parser (see jsyntax.go):
+//   - every reference to the identifier `require` must be a call with one
+//     string literal naming an allowed module, and
+//   - "</script" and "<!--" (and NUL) are escaped where they may be
 //     rewritten without changing a value (inside literals) and refused
-//     anywhere else.
-//
-// It does not need to be a full parser: what it gets wrong can only make a
-// check refuse code (never accept more), and the final document is checked
-// again as plain text before it is returned (see checkScriptText).
-
-type tokKind uint8
-
-const (
-	tokPunct tokKind = iota
-	tokIdent
-	tokNumber
-	tokString
-	tokTemplate // one text part of a template literal (between ` or } and ` or ${)
-	tokRegex
-	tokComment
-)
-
-type token struct {
-	kind       tokKind
-	start, end int // byte offsets in the source
-	// regexNext is set on a ")" that closes the head of if, while, for or
-	// with, and on a "}" that closes a block: a "/" after them starts a
-	// regular expression, not a division.
-	regexNext bool
-}
-
-var errUnterminated = errors.New("unterminated literal or comment")
-
-// regexAfterKeyword lists the identifiers after which a '/' starts a
-// regular expression rather than a division.
-var regexAfterKeyword = map[string]bool{
-	"return": true, "typeof": true, "instanceof": true, "in": true, "of": true,
-	"new": true, "delete": true, "void": true, "throw": true, "case": true,
-	"do": true, "else": true, "yield": true, "await": true,
-}
-
-func isIdentByte(c byte) bool {
-	return c == '_' || c == '$' || c == '\\' || c >= 0x80 ||
-		(c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-}
-
-// tokenize splits src into tokens (whitespace dropped).
-func tokenize(src string) ([]token, error) {
-	var (
-		toks []token
-		// parens and braces remember, for each open ( and {, whether
-		// a "/" right after its closing token starts a regex.
-		parens, braces []bool
-		// forHead remembers, for each open (, whether it opens the head
-		// of a for statement: the only place where "of" is a keyword
-		// (anywhere else it is a plain name: let of = 4; of / 2).
-		forHead []bool
-		// templateDepth holds, for each open `${`, the brace depth at which
-		// its closing `}` resumes the template text.
-		templateDepth []int
-		depth         int
-	)
-	// allowsRegexAfter reports whether a "/" after the significant token
-	// at index k (none when k < 0) starts a regular expression.
-	var allowsRegexAfter func(k int) bool
-	allowsRegexAfter = func(k int) bool {
-		if k < 0 {
-			return true
-		}
-		t := toks[k]
-		switch t.kind {
-		case tokIdent:
-			// A keyword after "." or "?." is a property name (d.in,
-			// row.of): an operand, so a division follows.
-			if p := prevSignificant(toks, k); p >= 0 && toks[p].kind == tokPunct {
-				if pt := src[toks[p].start:toks[p].end]; pt == "." || pt == "?." {
-					return false
-				}
-			}
-			if src[t.start:t.end] == "of" {
-				return len(forHead) > 0 && forHead[len(forHead)-1]
-			}
-			return regexAfterKeyword[src[t.start:t.end]]
-		case tokNumber, tokString, tokRegex:
-			return false
-		case tokTemplate:
-			// After a complete template literal: division.
-			return src[t.end-1] != '`'
-		case tokPunct:
-			switch text := src[t.start:t.end]; text {
-			case ")", "}":
-				return t.regexNext
-			case "]":
-				return false
-			case "+", "-":
-				// "++" or "--" (two adjacent one-byte tokens) leaves the
-				// state as it was before it: postfix after an operand
-				// (i++ / 2 is a division), prefix where an operand was
-				// expected (++/x/.lastIndex).
-				if p := prevSignificant(toks, k); p >= 0 && toks[p].kind == tokPunct && toks[p].end == t.start && src[toks[p].start:toks[p].end] == text {
-					return allowsRegexAfter(prevSignificant(toks, p))
-				}
-			}
-			return true
-		}
-		return true
-	}
-	prevAllowsRegex := func() bool { return allowsRegexAfter(prevSignificant(toks, len(toks))) }
-	i, n := 0, len(src)
-	for i < n {
-		c := src[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
-			i++
-		case c == '/' && i+1 < n && src[i+1] == '/':
-			j := i + 2
-			for j < n && src[j] != '\n' && src[j] != '\r' {
-				j++
-			}
-			toks = append(toks, token{kind: tokComment, start: i, end: j})
-			i = j
-		case c == '/' && i+1 < n && src[i+1] == '*':
-			k := strings.Index(src[i+2:], "*/")
-			if k < 0 {
-				return nil, errUnterminated
-			}
-			j := i + 2 + k + 2
-			toks = append(toks, token{kind: tokComment, start: i, end: j})
-			i = j
-		case c == '\'' || c == '"':
-			j := i + 1
-			for ; j < n && src[j] != c; j++ {
-				if src[j] == '\\' {
-					j++
-				} else if src[j] == '\n' {
-					return nil, errUnterminated
-				}
-			}
-			if j >= n {
-				return nil, errUnterminated
-			}
-			toks = append(toks, token{kind: tokString, start: i, end: j + 1})
-			i = j + 1
-		case c == '`':
-			j, open, err := scanTemplate(src, i+1)
-			if err != nil {
-				return nil, err
-			}
-			toks = append(toks, token{kind: tokTemplate, start: i, end: j})
-			if open {
-				templateDepth = append(templateDepth, depth)
-			}
-			i = j
-		case c == '}' && len(templateDepth) > 0 && templateDepth[len(templateDepth)-1] == depth:
-			templateDepth = templateDepth[:len(templateDepth)-1]
-			j, open, err := scanTemplate(src, i+1)
-			if err != nil {
-				return nil, err
-			}
-			toks = append(toks, token{kind: tokTemplate, start: i, end: j})
-			if open {
-				templateDepth = append(templateDepth, depth)
-			}
-			i = j
-		case c == '/' && prevAllowsRegex():
-			j, err := scanRegex(src, i+1)
-			if err != nil {
-				return nil, err
-			}
-			toks = append(toks, token{kind: tokRegex, start: i, end: j})
-			i = j
-		case c >= '0' && c <= '9' || c == '.' && i+1 < n && src[i+1] >= '0' && src[i+1] <= '9':
-			j := i + 1
-			for j < n && (isIdentByte(src[j]) || src[j] == '.' ||
-				((src[j] == '+' || src[j] == '-') && (src[j-1] == 'e' || src[j-1] == 'E') && !strings.HasPrefix(src[i:], "0x") && !strings.HasPrefix(src[i:], "0X"))) {
-				j++
-			}
-			toks = append(toks, token{kind: tokNumber, start: i, end: j})
-			i = j
-		case isIdentByte(c):
-			j := i + 1
-			for j < n && isIdentByte(src[j]) {
-				if src[j] == '\\' {
-					j++
-				}
-				j++
-			}
-			if j > n {
-				j = n
-			}
-			toks = append(toks, token{kind: tokIdent, start: i, end: j})
-			i = j
-		default:
-			regexNext := false
-			switch c {
-			case '(':
-				parens = append(parens, prevIsControlKeyword(src, toks))
-				p := prevSignificant(toks, len(toks))
-				forHead = append(forHead, p >= 0 && toks[p].kind == tokIdent && src[toks[p].start:toks[p].end] == "for" ||
-					p >= 1 && toks[p].kind == tokIdent && src[toks[p].start:toks[p].end] == "await" &&
-						toks[p-1].kind == tokIdent && src[toks[p-1].start:toks[p-1].end] == "for")
-			case ')':
-				if n := len(parens); n > 0 {
-					regexNext = parens[n-1]
-					parens = parens[:n-1]
-				}
-				if n := len(forHead); n > 0 {
-					forHead = forHead[:n-1]
-				}
-			case '{':
-				depth++
-				braces = append(braces, opensBlock(src, toks))
-			case '}':
-				depth--
-				if n := len(braces); n > 0 {
-					regexNext = braces[n-1]
-					braces = braces[:n-1]
-				}
-			}
-			// `?.` is one punctuator; everything else is fine one byte at a time.
-			j := i + 1
-			if c == '?' && i+1 < n && src[i+1] == '.' && !(i+2 < n && src[i+2] >= '0' && src[i+2] <= '9') {
-				j = i + 2
-			}
-			toks = append(toks, token{kind: tokPunct, start: i, end: j, regexNext: regexNext})
-			i = j
-		}
-	}
-	if len(templateDepth) > 0 {
-		return nil, errUnterminated
-	}
-	return toks, nil
-}
-
-// prevSignificant returns the index of the last token before index k that
-// is not a comment, or -1.
-func prevSignificant(toks []token, k int) int {
-	for k--; k >= 0; k-- {
-		if toks[k].kind != tokComment {
-			return k
-		}
-	}
-	return -1
-}
-
-// lastSignificant returns the last token that is not a comment.
-func lastSignificant(toks []token) (token, bool) {
-	for k := len(toks) - 1; k >= 0; k-- {
-		if toks[k].kind != tokComment {
-			return toks[k], true
-		}
-	}
-	return token{}, false
-}
-
-// prevIsControlKeyword reports whether the token before a "(" is if,
-// while, for or with.
-func prevIsControlKeyword(src string, toks []token) bool {
-	t, ok := lastSignificant(toks)
-	if !ok || t.kind != tokIdent {
-		return false
-	}
-	switch src[t.start:t.end] {
-	case "if", "while", "for", "with":
-		return true
-	}
-	return false
-}
-
-// opensBlock reports whether a "{" after the tokens so far opens a block
-// (statement position) rather than an object literal or a class body in
-// an expression. esbuild prints statements one per line, so this sees
-// its output right; a wrong guess can only make escaping fail closed.
-func opensBlock(src string, toks []token) bool {
-	t, ok := lastSignificant(toks)
-	if !ok {
-		return true
-	}
-	text := src[t.start:t.end]
-	switch t.kind {
-	case tokPunct:
-		switch text {
-		case ")", ";", "{", "}", ":":
-			// After ":" it may be an object value ({ a: { ... } }), but a
-			// "/" cannot follow its "}" there either way.
-			return true
-		case ">":
-			// "=>" arrow body
-			return t.start > 0 && src[t.start-1] == '='
-		}
-		return false
-	case tokIdent:
-		switch text {
-		case "else", "do", "try", "finally":
-			return true
-		}
-	}
-	return false
-}
-
-// scanTemplate scans template text from i; it returns the offset after the
-// closing backtick or after "${" (open = true).
-func scanTemplate(src string, i int) (end int, open bool, err error) {
-	for ; i < len(src); i++ {
-		switch src[i] {
-		case '\\':
-			i++
-		case '`':
-			return i + 1, false, nil
-		case '$':
-			if i+1 < len(src) && src[i+1] == '{' {
-				return i + 2, true, nil
-			}
-		}
-	}
-	return 0, false, errUnterminated
-}
-
-// scanRegex scans a regular expression literal body and flags from i (just
-// after the opening slash).
-func scanRegex(src string, i int) (int, error) {
-	inClass := false
-	for ; i < len(src); i++ {
-		switch src[i] {
-		case '\\':
-			i++
-		case '[':
-			inClass = true
-		case ']':
-			inClass = false
-		case '\n', '\r':
-			return 0, errUnterminated
-		case '/':
-			if !inClass {
-				i++
-				for i < len(src) && isIdentByte(src[i]) {
-					i++
-				}
-				return i, nil
-			}
-		}
-	}
-	return 0, errUnterminated
-}
+//     anywhere else; the final document is checked again as plain text
+//     before it is returned (see checkScriptText).
 
 // What must never reach the HTML tokenizer inside a <script> element, per
 // the HTML standard's script data states (13.2.5.4 ff.):
@@ -416,9 +77,13 @@ func escapeScript(src string) (string, error) {
 	if !hasDangerous(src) {
 		return src, nil
 	}
-	toks, err := tokenize(src)
+	syn, err := parseScript(src)
 	if err != nil {
-		return "", fmt.Errorf("cannot tokenize the script to escape it: %w", err)
+		return "", fmt.Errorf("cannot read the script to escape it: %w", err)
+	}
+	toks, err := lexScript(src, syn)
+	if err != nil {
+		return "", fmt.Errorf("cannot read the script to escape it: %w", err)
 	}
 	var b strings.Builder
 	b.Grow(len(src) + 64)
@@ -428,7 +93,7 @@ func escapeScript(src string) (string, error) {
 			continue
 		}
 		switch t.kind {
-		case tokString:
+		case lexString:
 			for i := t.start; i < t.end; i++ {
 				if dangerous(src, i) == 0 {
 					continue
@@ -453,11 +118,16 @@ func escapeScript(src string) (string, error) {
 				b.WriteString(`\x3C`)
 				last = i + 1
 			}
-		case tokRegex:
+		case lexRegex:
 			b.WriteString(src[last:t.start])
 			b.WriteString(regexConstruction(src[t.start:t.end]))
 			last = t.end
-		case tokComment:
+		case lexComment:
+			if !strings.HasPrefix(src[t.start:], "//") && !strings.HasPrefix(src[t.start:], "/*") {
+				// An HTML-like comment ("<!--" or "-->" read as a line
+				// comment): editing it would change the program.
+				return "", fmt.Errorf("the script holds an HTML-like comment at byte %d", t.start)
+			}
 			for i := t.start; i < t.end; i++ {
 				switch {
 				case src[i] == 0:
@@ -470,11 +140,10 @@ func escapeScript(src string) (string, error) {
 					last = i + 1
 				}
 			}
-		case tokTemplate:
+		case lexTemplate:
 			return "", errTemplateNeedsLowering
 		default:
-			// esbuild prints "a < b" with spaces, so this only happens
-			// when the tokenizer misread the code: refuse rather than
+			// esbuild prints "a < b" with spaces: refuse rather than
 			// change what the program means.
 			for i := t.start; i < t.end; i++ {
 				if d := dangerous(src, i); d > 0 {
@@ -486,6 +155,9 @@ func escapeScript(src string) (string, error) {
 	b.WriteString(src[last:])
 	out := b.String()
 	if err := checkScriptText(out); err != nil {
+		return "", err
+	}
+	if err := sameSyntax(syn, out); err != nil {
 		return "", err
 	}
 	return out, nil
@@ -582,103 +254,29 @@ type importUse struct {
 	// Module is the string literal passed to require; empty when the use
 	// is not a call with one string literal.
 	Module string
-	// Offset is the byte offset of the identifier in the compiled code.
-	Offset int
 	// Dynamic is set when require is referenced in any other way than
 	// require("literal"), or when `import` survived the transform.
 	Dynamic bool
 }
 
-// findImports lists every reference to the free identifier `require` and
-// every `import` keyword in code printed by esbuild. Property names
-// (x.require) are not references.
+// findImports lists the uses of require and import in a script: one per
+// call require("literal"), and one Dynamic use when require is referenced
+// in any other way (the parser's identifier references: property names,
+// method names and object keys are not references) or when an import or
+// export survived the transform.
 func findImports(code string) ([]importUse, error) {
-	toks, err := tokenize(code)
+	syn, err := parseScript(code)
 	if err != nil {
 		return nil, err
 	}
-	// Comments are irrelevant here.
-	sig := toks[:0:0]
-	for _, t := range toks {
-		if t.kind != tokComment {
-			sig = append(sig, t)
-		}
-	}
-	text := func(t token) string { return code[t.start:t.end] }
 	var uses []importUse
-	for k, t := range sig {
-		if t.kind != tokIdent {
-			continue
-		}
-		name := text(t)
-		if name != "require" && name != "import" {
-			continue
-		}
-		if k > 0 && sig[k-1].kind == tokPunct && (text(sig[k-1]) == "." || text(sig[k-1]) == "?.") {
-			continue
-		}
-		// A property key in an object literal ({ require: ... }) is not a
-		// reference either.
-		if k+1 < len(sig) && sig[k+1].kind == tokPunct && text(sig[k+1]) == ":" &&
-			k > 0 && sig[k-1].kind == tokPunct && (text(sig[k-1]) == "{" || text(sig[k-1]) == ",") {
-			continue
-		}
-		// A method definition named require ({ require(v) { ... } } or
-		// in a class): the parameter list's ")" is followed by the body's
-		// "{", which no call expression is (esbuild ends statements with
-		// ";").
-		if name == "require" && isMethodDefinition(code, sig, k) {
-			continue
-		}
-		u := importUse{Offset: t.start}
-		if name == "require" && k+3 < len(sig) &&
-			sig[k+1].kind == tokPunct && text(sig[k+1]) == "(" &&
-			sig[k+2].kind == tokString &&
-			sig[k+3].kind == tokPunct && text(sig[k+3]) == ")" {
-			if s, err := unquoteJS(text(sig[k+2])); err == nil {
-				u.Module = s
-			} else {
-				u.Dynamic = true
-			}
-		} else {
-			u.Dynamic = true
-		}
-		uses = append(uses, u)
+	for _, m := range syn.requireCalls {
+		uses = append(uses, importUse{Module: m})
+	}
+	if syn.requireRefs != len(syn.requireCalls) || syn.imports {
+		uses = append(uses, importUse{Dynamic: true})
 	}
 	return uses, nil
-}
-
-// isMethodDefinition reports whether the identifier at sig[k] is followed
-// by a parenthesised list whose ")" is directly followed by "{", and is
-// preceded by what may precede a method name in an object literal or a
-// class body ("{", ",", ";", "}" or a modifier).
-func isMethodDefinition(code string, sig []token, k int) bool {
-	text := func(t token) string { return code[t.start:t.end] }
-	if k == 0 || k+1 >= len(sig) || sig[k+1].kind != tokPunct || text(sig[k+1]) != "(" {
-		return false
-	}
-	switch prev := text(sig[k-1]); {
-	case sig[k-1].kind == tokPunct && (prev == "{" || prev == "," || prev == ";" || prev == "}" || prev == "*"):
-	case sig[k-1].kind == tokIdent && (prev == "static" || prev == "async" || prev == "get" || prev == "set"):
-	default:
-		return false
-	}
-	depth := 0
-	for j := k + 1; j < len(sig); j++ {
-		if sig[j].kind != tokPunct {
-			continue
-		}
-		switch text(sig[j]) {
-		case "(":
-			depth++
-		case ")":
-			depth--
-			if depth == 0 {
-				return j+1 < len(sig) && sig[j+1].kind == tokPunct && text(sig[j+1]) == "{"
-			}
-		}
-	}
-	return false
 }
 
 // unquoteJS decodes a JavaScript string literal ('...' or "...").
