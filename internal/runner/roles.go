@@ -93,6 +93,13 @@ func sandboxMain(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		return ExitUsage
 	}
+	// A runner_slim build runs only JSX itself: for Python and SQL it
+	// replaces itself with the full build before it connects to the judge
+	// (see handoff.go). If that fails, Sandbox reports the InternalError
+	// to the judge.
+	if err := handOff(c.Language); err != nil {
+		fmt.Fprintf(stderr, "runner sandbox: %v\n", err)
+	}
 	if err := Sandbox(ctx, SandboxOptions{Config: c, Socket: f.channel, ConnectTimeout: f.opts.ConnectTimeout}); err != nil {
 		fmt.Fprintf(stderr, "runner sandbox: %v\n", err)
 		return ExitFailed

@@ -83,10 +83,17 @@ func runnerBinary(t *testing.T) string {
 			return
 		}
 		_ = os.Chmod(dir, 0o755)
+		// The image's layout: the runner_slim build as `runner`, the full
+		// build beside it, so the roles run here exactly as in a Pod
+		// (the slim sandbox hands Python over to runner-full).
 		p := filepath.Join(dir, "runner")
-		out, err := exec.Command("go", "build", "-o", p, "github.com/codeexec/codeexec-operator/cmd/runner").CombinedOutput()
-		if err != nil {
-			buildRunnerOnce.err = fmt.Errorf("go build: %v\n%s", err, out)
+		for _, b := range []struct{ out, tags string }{{"runner", "runner_slim"}, {FullBinary, ""}} {
+			cmd := exec.Command("go", "build", "-tags", b.tags, "-o", filepath.Join(dir, b.out), "github.com/codeexec/codeexec-operator/cmd/runner")
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildRunnerOnce.err = fmt.Errorf("go build -tags %q: %v\n%s", b.tags, err, out)
+				return
+			}
 		}
 		buildRunnerOnce.path = p
 	})
