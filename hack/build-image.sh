@@ -264,8 +264,17 @@ if [ "$import_mode" != no ]; then
       have=$(ctr -a "$CONTAINERD_ADDRESS" -n k8s.io images ls "name==$ref" 2>/dev/null | awk 'NR>1{print $3}')
       if [ "$have" = "$dg" ]; then log "$ref: already in containerd"; continue; fi
       ti=$(date +%s)
-      ctr -a "$CONTAINERD_ADDRESS" -n k8s.io images import "$IMAGE_CACHE_DIR/$i.oci.tar" >/dev/null ||
-        die "import of $ref failed"
+      # Replacing a tag unreferences the old image's layers, and containerd's
+      # garbage collector can remove a parent snapshot between the import's
+      # check for it and its use ("parent snapshot ... does not exist"):
+      # a second import finds the tree as it then is.
+      tries=0
+      until ctr -a "$CONTAINERD_ADDRESS" -n k8s.io images import "$IMAGE_CACHE_DIR/$i.oci.tar" >/dev/null; do
+        tries=$((tries + 1))
+        [ "$tries" -lt 3 ] || die "import of $ref failed ($tries attempts)"
+        log "$ref: import failed, retrying"
+        sleep 2
+      done
       ctr -a "$CONTAINERD_ADDRESS" -n k8s.io images ls "name==$ref" | grep -q "$dg" || die "$ref not found after import"
       log "$ref: imported into containerd in $(( $(date +%s) - ti ))s"
     done
