@@ -144,7 +144,7 @@ func TestSleeperEndsTimeoutByTheRunnersClock(t *testing.T) {
 
 func TestSleeperEndsTimeoutByActiveDeadlineSeconds(t *testing.T) {
 	stopManager()
-	if err := startManager("--testing-disable-runner-wall-clock", "--deadline-grace-seconds", "4"); err != nil {
+	if err := startManager("--testing-disable-runner-wall-clock", "--deadline-grace-seconds", "40"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -158,7 +158,7 @@ func TestSleeperEndsTimeoutByActiveDeadlineSeconds(t *testing.T) {
 	c := run(t, ce)
 	// The reason's message comes from the Job's own DeadlineExceeded
 	// condition; the terminal status then removes the Job and its Pod.
-	want(t, c, execv1.ReasonTimeout, "activeDeadlineSeconds (6s)")
+	want(t, c, execv1.ReasonTimeout, "activeDeadlineSeconds (42s)")
 	wantNoWorkload(t, ns)
 }
 
@@ -353,7 +353,7 @@ func TestManagerKilledMidwayLeavesOneJobEachAndAllTerminal(t *testing.T) {
 	ns := newNamespace(t, nil)
 	var ces []*execv1.CodeExecution
 	for i := range 20 {
-		ce := wrappers.MakeCodeExecution(fmt.Sprintf("burst-%02d", i), ns).CPU("50m").Memory("128Mi").
+		ce := wrappers.MakeCodeExecution(fmt.Sprintf("burst-%02d", i), ns).CPU("50m").Memory("128Mi").Timeout(120).
 			Code(fmt.Sprintf("import time\ntime.sleep(1)\nresult = %d", i)).Obj()
 		create(t, ce)
 		ces = append(ces, ce)

@@ -101,6 +101,11 @@ func startManager(extra ...string) error {
 	args := append([]string{
 		"--runner-image", runnerImage, "--runner-image-pull-policy", "Never",
 		"--metrics-bind-address", "0", "--health-probe-bind-address", "0",
+		// The Job's deadline counts from the Job's start, Pod scheduling
+		// and container start included; on a loaded two-core node 20 Pods
+		// can take longer than the default 15 s grace to start, which is
+		// not what these tests look at. A later flag overrides this one.
+		"--deadline-grace-seconds", "60",
 	}, extra...)
 	cmd := exec.Command(managerBin, args...)
 	logf, err := os.OpenFile(filepath.Join(repoRoot(), "bin", "manager-e2e.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
