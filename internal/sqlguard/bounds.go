@@ -259,6 +259,8 @@ type lengths struct {
 	vals   map[string]bound
 	frozen map[string]bool
 	allB   bound // join of every name's bound
+	// steps sums the pattern calls' matching-step bounds (regex.go).
+	steps float64
 }
 
 const (
@@ -1065,11 +1067,17 @@ func (l *lengths) check(node sqlparser.SQLNode) error {
 		if e == nil {
 			continue
 		}
+		if err := checkPatternIntroducers(name, e); err != nil {
+			return err
+		}
 		b := l.of(e)
 		if b.opaque || b.n > MaxPatternLength || b.k > MaxPatternCopies {
 			return violation("%s over a string of length %s (a pattern function's arguments may be at most %d characters plus %d copies of table data: the server's pattern functions are quadratic and a KILL does not stop them)",
 				name, b, MaxPatternLength, MaxPatternCopies)
 		}
+	}
+	if err := l.checkPatternSteps(node); err != nil {
+		return err
 	}
 	if e, ok := node.(sqlparser.Expr); ok && isFuncNode(node) {
 		// Opaque or not: an opaque part is bounded by the server, the

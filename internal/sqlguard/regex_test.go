@@ -1,0 +1,168 @@
+package sqlguard
+
+import (
+	"strings"
+	"testing"
+)
+
+// Attack review (re-created; the earlier tests were lost with their
+// branch): PCRE in MariaDB does not check a KILL within one match, so a
+// pattern with catastrophic backtracking holds a server thread past KILL
+// QUERY. Every statement here was accepted by the guard before regex.go;
+// each must be refused.
+func TestRegexCatastrophicRefused(t *testing.T) {
+	a40k := "'" + strings.Repeat("a", 40000) + "'"
+	cases := []string{
+		// Exponential: ambiguous alternatives and nested quantifiers.
+		"SELECT REPEAT('a', 30) REGEXP '^(a|aa)+$'",
+		"SELECT REPEAT('a', 30) RLIKE '^(a|aa)+$'",
+		"SELECT 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!' REGEXP '(a+)+$'",
+		"SELECT 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!' NOT REGEXP '(a*)*b'",
+		"SELECT REGEXP_INSTR(REPEAT('a', 30), '(a|a)*c')",
+		"SELECT REGEXP_SUBSTR(REPEAT('a', 30), '(.*a){20}')",
+		"SELECT REGEXP_LIKE(REPEAT('a', 30), '^(a?){30}a{30}$')",
+		"SELECT REGEXP_REPLACE(REPEAT('a', 30), '(\\\\w+\\\\s?)+$', 'x')",
+		"SELECT name FROM customers WHERE name REGEXP '^(a|aa)+$'",
+		// Polynomial of a high degree over a few thousand characters.
+		"SELECT REPEAT('a', 4000) REGEXP 'a.*a.*a.*b'",
+		"SELECT REPEAT('a', 4000) REGEXP 'a*a*a*a*b'",
+		// Over table data, a pattern that is more than linear per start.
+		"SELECT name FROM customers WHERE name REGEXP 'a.*a.*b'",
+		"SELECT REGEXP_REPLACE(name, 'x*x*y', '') FROM customers",
+		// Subjects grown by functions.
+		"SELECT REGEXP_REPLACE(HEX(HEX(HEX(" + a40k + "))), '3', '33')",
+		// Patterns that are not literals.
+		"SELECT name REGEXP name FROM customers",
+		"SELECT 'a' REGEXP CONCAT('^(a', '|aa)+$')",
+		"SELECT REGEXP_LIKE('a', (SELECT name FROM customers LIMIT 1))",
+		// Constructs the grammar refuses.
+		"SELECT 'aa' REGEXP '(a)\\\\1'",
+		"SELECT 'aa' REGEXP 'a(?=a)'",
+		"SELECT 'aa' REGEXP '(?<!b)a'",
+		"SELECT 'aa' REGEXP '(?>a+)b'",
+		"SELECT 'aa' REGEXP 'a++b'",
+		"SELECT 'aa' REGEXP '(?R)?a'",
+		"SELECT 'aa' REGEXP '(?i)a'",
+		"SELECT 'aa' REGEXP '(?x)a # comment'",
+		"SELECT 'aa' REGEXP '(*LIMIT_MATCH=100000000)a'",
+		"SELECT 'aa' REGEXP '\\\\Qa\\\\E'",
+		"SELECT 'aa' REGEXP '\\\\p{L}+'",
+		"SELECT 'aa' REGEXP '\\\\x{61}'",
+		"SELECT 'aa' REGEXP 'a{,3}'",
+		"SELECT 'aa' REGEXP 'a{2'",
+		"SELECT 'aa' REGEXP '(?<n>a)'",
+		// A match type changes the semantics the guard modelled (MySQL).
+		"SELECT REGEXP_LIKE('a', 'A', 'm')",
+		// LIKE: ESCAPE must be one literal character.
+		"SELECT name FROM customers WHERE name LIKE 'a%' ESCAPE name",
+	}
+	for _, c := range cases {
+		if _, err := Check(c, Policy{}); err == nil {
+			t.Errorf("accepted: %.120s", c)
+		}
+		if _, err := Check(c, Policy{Dialect: Dialect{Flavor: MariaDB}}); err == nil {
+			t.Errorf("accepted on MariaDB: %.120s", c)
+		}
+	}
+}
+
+// TestRegexBoundedAccepted: everyday patterns stay accepted, over literals
+// and over table data.
+func TestRegexBoundedAccepted(t *testing.T) {
+	cases := []string{
+		"SELECT name FROM customers WHERE name REGEXP '^[A-Z][a-z]+$'",
+		"SELECT name FROM customers WHERE name RLIKE 'smith'",
+		"SELECT name FROM customers WHERE name REGEXP '^(foo|bar)+$'",
+		"SELECT name FROM customers WHERE name REGEXP '^[0-9]+\\\\.[0-9]+$'",
+		"SELECT name FROM customers WHERE name REGEXP '^\\\\d{3}-\\\\d{4}$'",
+		"SELECT name FROM customers WHERE name NOT REGEXP '[[:digit:]]'",
+		"SELECT name FROM customers WHERE name REGEXP 'foo.*bar'",
+		"SELECT name FROM customers WHERE name REGEXP '^[^@]+@[^@]+\\\\.[a-z]{2,6}$'",
+		"SELECT REGEXP_REPLACE(name, '[^a-z0-9]+', '-') FROM customers",
+		"SELECT REGEXP_SUBSTR(name, '[0-9]+') FROM customers",
+		"SELECT REGEXP_INSTR(name, 'a|b|c') FROM customers",
+		"SELECT REGEXP_LIKE(name, '^(Mr|Mrs|Ms)\\\\.? ') FROM customers",
+		"SELECT name FROM customers WHERE name REGEXP _utf8mb4'^a' COLLATE utf8mb4_bin",
+		"SELECT 'abc' REGEXP 'a.*c'",
+		"SELECT name FROM customers WHERE name LIKE '%a%b%c%'",
+		"SELECT name FROM customers WHERE name LIKE 'a!%%' ESCAPE '!'",
+		"SELECT a.name FROM customers a JOIN customers b ON a.name LIKE CONCAT(b.name, '%')",
+	}
+	for _, c := range cases {
+		if _, err := Check(c, Policy{}); err != nil {
+			t.Errorf("refused %s: %v", c, err)
+		}
+	}
+}
+
+// TestPatternStepsPerStatement: the bound holds for the whole statement,
+// summed over every pattern call, subqueries included.
+func TestPatternStepsPerStatement(t *testing.T) {
+	// One call near the bound is accepted; two are not.
+	one := "(SELECT REPEAT('a', 350) REGEXP 'a.*b')"
+	if _, err := Check("SELECT "+one, Policy{}); err != nil {
+		t.Fatalf("one call refused: %v", err)
+	}
+	if _, err := Check("SELECT "+one+", "+one, Policy{}); err == nil {
+		t.Errorf("two calls each just under the bound accepted")
+	}
+	// 500 scalar subqueries, each well under the bound alone.
+	small := "(SELECT REPEAT('a', 100) REGEXP 'a.*b')"
+	if _, err := Check("SELECT "+small, Policy{}); err != nil {
+		t.Fatalf("one small call refused: %v", err)
+	}
+	many := "SELECT " + strings.TrimSuffix(strings.Repeat(small+" + ", 500), " + ")
+	if _, err := Check(many, Policy{MaxBytes: 1 << 20, MaxTokens: 1 << 20, MaxDepth: 1 << 10}); err == nil {
+		t.Errorf("500 scalar subqueries of pattern calls accepted")
+	}
+	// LIKE counts too.
+	lk := "(SELECT REPEAT('a', 9000) LIKE '%" + strings.Repeat("a", 100) + "%')"
+	if _, err := Check("SELECT "+lk+", "+lk, Policy{}); err == nil {
+		t.Errorf("two long LIKEs accepted")
+	}
+}
+
+// TestPatternIntroducers: the guard models a pattern's bytes; the server
+// converts a _utf16le (and other non-UTF-8) string, so the pattern it
+// runs is not the one checked.
+func TestPatternIntroducers(t *testing.T) {
+	for _, cs := range []string{"_utf16le", "_utf16", "_ucs2", "_utf32"} {
+		for _, c := range []string{
+			"SELECT 'aaaa' REGEXP " + cs + "'^(a|aa)+$'",
+			"SELECT 'aaaa' REGEXP " + cs + "'^a'",
+			"SELECT " + cs + "'aaaa' REGEXP '^a'",
+			"SELECT REGEXP_REPLACE('aaaa', " + cs + "'^a', 'b')",
+			"SELECT 'aaaa' LIKE " + cs + "'a%'",
+		} {
+			if _, err := Check(c, Policy{}); err == nil {
+				t.Errorf("accepted: %s", c)
+			}
+		}
+	}
+	for _, c := range []string{"SELECT 'aaaa' REGEXP _utf8mb4'^a'", "SELECT 'aaaa' REGEXP _binary'^a'", "SELECT 'aaaa' REGEXP _latin1'^a'"} {
+		if _, err := Check(c, Policy{}); err != nil {
+			t.Errorf("refused %s: %v", c, err)
+		}
+	}
+}
+
+func TestRegexSteps(t *testing.T) {
+	for _, c := range []struct {
+		pat    string
+		degree int // per start; -1: refused
+	}{
+		{"abc", 0}, {"^abc$", 0}, {"a*", 1}, {"a*b", 1}, {"[0-9]+\\.[0-9]+", 1},
+		{"(foo|bar)+", 1}, {"a.*b", 1}, {"a.*a.*b", 2}, {"(a|aa)+", -1}, {"(a+)+", -1},
+		{"(a*)*", -1}, {"(a|a)*", -1}, {"x{3}", 0}, {"(ab){2,5}", 0},
+	} {
+		_, per, err := regexSteps(c.pat)
+		switch {
+		case c.degree < 0 && err == nil:
+			t.Errorf("%q: accepted, per start %+v", c.pat, per)
+		case c.degree >= 0 && err != nil:
+			t.Errorf("%q: %v", c.pat, err)
+		case c.degree >= 0 && per.d != c.degree:
+			t.Errorf("%q: degree %d per start, want %d (%+v)", c.pat, per.d, c.degree, per)
+		}
+	}
+}
