@@ -961,3 +961,23 @@ func (l *lengths) likeSteps(n *sqlparser.ComparisonExpr) error {
 	}
 	return l.addSteps("LIKE", (float64(sb.n)+1)*(float64(m)+1))
 }
+
+// xpathDescendant are the XPath steps that can revisit a node many times:
+// MariaDB's XPath evaluator is exponential in a chain of them.
+var xpathDescendant = []string{"//", "descendant", "ancestor", "following", "preceding"}
+
+// checkXPath requires the XPath of EXTRACTVALUE or UPDATEXML to be a string
+// literal without a descendant step (package comment above).
+func checkXPath(name string, e sqlparser.Expr) error {
+	v, ok := patternLiteral(e)
+	if !ok {
+		return violation("%s with an XPath that is not a string literal", name)
+	}
+	lv := strings.ToLower(v)
+	for _, s := range xpathDescendant {
+		if strings.Contains(lv, s) {
+			return violation("%s with the XPath step %q (its evaluation is exponential in a chain of them; use a path from the root)", name, s)
+		}
+	}
+	return nil
+}

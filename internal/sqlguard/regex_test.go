@@ -166,3 +166,65 @@ func TestRegexSteps(t *testing.T) {
 		}
 	}
 }
+
+// TestXPathDescendantRefused: EXTRACTVALUE with //a//a//a... ran for
+// minutes in one call (attack review).
+func TestXPathDescendantRefused(t *testing.T) {
+	doc := "'" + strings.Repeat("<a>", 30) + strings.Repeat("</a>", 30) + "'"
+	for _, c := range []string{
+		"SELECT EXTRACTVALUE(" + doc + ", '//a//a//a//a//a//a//a//a')",
+		"SELECT EXTRACTVALUE(" + doc + ", '/a/descendant::a/descendant::a')",
+		"SELECT EXTRACTVALUE(" + doc + ", '/a/a/ancestor::a')",
+		"SELECT EXTRACTVALUE(" + doc + ", CONCAT('/', 'a'))",
+		"SELECT UPDATEXML(" + doc + ", '//a', '<b/>')",
+		"SELECT EXTRACTVALUE(name, '/A//B') FROM customers",
+	} {
+		if _, err := Check(c, Policy{}); err == nil {
+			t.Errorf("accepted: %.100s", c)
+		}
+	}
+	for _, c := range []string{
+		"SELECT EXTRACTVALUE('<a><b>x</b></a>', '/a/b')",
+		"SELECT EXTRACTVALUE('<a><b>x</b></a>', '/a/b[1]/text()')",
+		"SELECT UPDATEXML('<a><b>x</b></a>', '/a/b', '<c/>')",
+	} {
+		if _, err := Check(c, Policy{}); err != nil {
+			t.Errorf("refused %s: %v", c, err)
+		}
+	}
+}
+
+// TestOutputLengthArguments: functions whose output length an argument
+// sets are bounded like REPEAT (attack review).
+func TestOutputLengthArguments(t *testing.T) {
+	for _, c := range []string{
+		"SELECT SFORMAT('{:>1000000000}', 1)",
+		"SELECT SFORMAT('{:.1000000000f}', 1.5)",
+		"SELECT SFORMAT('{:>{}}', 1, 1000000000)",
+		"SELECT SFORMAT(name, 1) FROM customers",
+		"SELECT SFORMAT('{:>9000}{:>9000}{:>9000}{:>9000}{:>9000}{:>9000}{:>9000}{:>9000}{:>9000}{:>9000}{:>9000}{:>9000}', 1,1,1,1,1,1,1,1,1,1,1,1)",
+		"SELECT WEIGHT_STRING('a' AS CHAR(100000000))",
+		"SELECT WEIGHT_STRING('a' AS BINARY(100000000))",
+		"SELECT CAST('a' AS BINARY(100000000))",
+		"SELECT CONVERT('a', BINARY(100000000))",
+		"SELECT LPAD('a', 100000000, 'b')",
+		"SELECT RPAD('a', 100000000, 'b')",
+		"SELECT REPEAT('a', 100000000)",
+		"SELECT SPACE(100000000)",
+		"SELECT LPAD('a', id, 'b') FROM orders",
+	} {
+		if _, err := Check(c, Policy{}); err == nil {
+			t.Errorf("accepted: %s", c)
+		}
+	}
+	for _, c := range []string{
+		"SELECT SFORMAT('{} and {:>10}', 'a', 2)",
+		"SELECT SFORMAT('{{}} {0:.2f}', 1.5)",
+		"SELECT WEIGHT_STRING('a' AS CHAR(10))",
+		"SELECT CAST('a' AS BINARY(16)), CAST(name AS CHAR(20000)) FROM customers",
+	} {
+		if _, err := Check(c, Policy{}); err != nil {
+			t.Errorf("refused %s: %v", c, err)
+		}
+	}
+}
