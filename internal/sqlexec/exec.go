@@ -15,6 +15,8 @@
 //     utf8mb4 and a known sql_mode (no ANSI_QUOTES, NO_BACKSLASH_ESCAPES,
 //     PIPES_AS_CONCAT or HIGH_NOT_PRECEDENCE, so the guard's regenerated SQL
 //     means on the server what it meant to the guard);
+//   - on MariaDB, default_regex_flags is cleared (the regular-expression
+//     semantics the guard bounds);
 //   - the statement runs inside START TRANSACTION READ ONLY, rolled back;
 //   - a server-side time limit (MariaDB: max_statement_time in seconds;
 //     MySQL: max_execution_time in milliseconds, detected from VERSION())
@@ -331,8 +333,14 @@ func (e *execution) run(ctx context.Context) (*Result, error) {
 		"SET NAMES utf8mb4",
 		"SET SESSION sql_mode = '" + SQLMode + "'",
 		e.timeLimitStatement(),
-		"START TRANSACTION READ ONLY",
 	}
+	if e.mariadb {
+		// PCRE's flags as the guard modelled them (sqlguard/regex.go): an
+		// administrator's EXTENDED, MULTILINE or DOTALL would change what
+		// a pattern matches and how long it takes.
+		setup = append(setup, "SET SESSION default_regex_flags = ''")
+	}
+	setup = append(setup, "START TRANSACTION READ ONLY")
 	for _, q := range setup {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return nil, fmt.Errorf("preparing the session: %w", err)
