@@ -250,6 +250,9 @@ func compilation(format string, args ...any) *Refusal {
 // such as "SELECT 0 INTO ````FILE'0'", and those are refused).
 var repanic = false
 
+// checkHook, when set (tests), is called by Check before parsing.
+var checkHook func(sql string)
+
 // panickedInVitess reports whether the panic being recovered was raised in
 // vitess code. Called from a deferred function, runtime.Callers still sees
 // the panicking frames below runtime.gopanic.
@@ -301,14 +304,23 @@ func (g *Guard) Check(sql string) (st Statement, err error) {
 		// The parser and printer are not ours: a panic in them is a
 		// refusal, never a crash and never an acceptance.
 		if p := recover(); p != nil {
-			if repanic && !panickedInVitess() {
+			inVitess := panickedInVitess()
+			if repanic && !inVitess {
 				panic(p)
 			}
-			st, err = Statement{}, compilation("the SQL parser failed on this input")
+			if inVitess {
+				st, err = Statement{}, compilation("the SQL parser failed on this input")
+				return
+			}
+			// Our own defect: never an acceptance, never a crash.
+			st, err = Statement{}, violation("the SQL guard failed while checking this statement (an internal error; refused)")
 		}
 	}()
 	if err := g.lexicalCheck(sql); err != nil {
 		return Statement{}, err
+	}
+	if checkHook != nil {
+		checkHook(sql)
 	}
 	stmts, err := g.parser.ParseMultiple(sql)
 	if err != nil {
