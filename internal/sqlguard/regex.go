@@ -684,7 +684,9 @@ func regexCost(n *rnode, f follow) (cost, error) {
 		}
 		return acc, nil
 	case rAlt:
+		// Each branch once (nested alternations stay linear to analyse).
 		var out cost
+		var sum, mx poly
 		disjoint := true
 		var seen cset
 		for _, x := range n.subs {
@@ -698,19 +700,13 @@ func regexCost(n *rnode, f follow) (cost, error) {
 				return cost{}, err
 			}
 			out.a = out.a.add(c.a)
-			if disjoint {
-				out.b = out.b.max(c.b)
-			} else {
-				out.b = out.b.add(c.b)
-			}
+			sum, mx = sum.add(c.b), mx.max(c.b)
 		}
-		if !disjoint {
-			// Recompute b as a sum over every branch.
-			out.b = poly0
-			for _, x := range n.subs {
-				c, _ := regexCost(x, f)
-				out.b = out.b.add(c.b)
-			}
+		// Branches that cannot start with the same character: at most
+		// one gets past its first character and hands over.
+		out.b = sum
+		if disjoint {
+			out.b = mx
 		}
 		return out, nil
 	case rRep:

@@ -3,6 +3,7 @@ package sqlguard
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // Attack review (re-created; the earlier tests were lost with their
@@ -225,6 +226,26 @@ func TestOutputLengthArguments(t *testing.T) {
 	} {
 		if _, err := Check(c, Policy{}); err != nil {
 			t.Errorf("refused %s: %v", c, err)
+		}
+	}
+}
+
+// TestRegexAnalysisIsCheap: the guard's own analysis of a pattern stays
+// fast on nested alternations and counted repetitions (no work
+// exponential in the nesting).
+func TestRegexAnalysisIsCheap(t *testing.T) {
+	nested := strings.Repeat("(a|", 60) + "a" + strings.Repeat(")", 60)
+	counted := strings.Repeat("(?:", 10) + "a" + strings.Repeat("){2,1000}", 10)
+	for _, pat := range []string{nested, counted, strings.Repeat("(?:a|b|c)?", 400)} {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, _, _ = regexSteps(pat)
+		}()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("analysis of %.60s did not end in 30 s", pat)
 		}
 	}
 }
