@@ -80,8 +80,19 @@
 // characters or MaxPatternCopies copies of the data; every function's
 // output is refused over MaxBuiltLength or MaxBuiltCopies; REPEAT, SPACE,
 // LPAD, RPAD and INSERT take only integer-literal lengths up to
-// MaxGeneratedLength (MaxGeneratedTotal per statement). MariaDB's pattern
-// functions are quadratic and do not always see a KILL.
+// MaxGeneratedLength (MaxGeneratedTotal per statement), as do SFORMAT's
+// widths, WEIGHT_STRING(... AS CHAR/BINARY(N)) and CAST(... AS BINARY(N)).
+// MariaDB's pattern functions are quadratic and do not always see a KILL.
+//
+// Regular expressions (regex.go) are string literals of a closed grammar
+// (no back references, lookaround, possessive or atomic forms, recursion,
+// inline options, \Q); their worst-case backtracking steps, a polynomial
+// of the subject's length bound, are summed with LIKE's over the whole
+// statement and refused over MaxPatternSteps; over table data a pattern
+// must be linear per start. Introducers the server converts (_utf16le,
+// _ucs2, ...) are refused in pattern functions; EXTRACTVALUE and
+// UPDATEXML take a literal XPath without descendant steps. The executor
+// clears MariaDB's default_regex_flags.
 //
 // GET_FORMAT(DATE|TIME|DATETIME|TIMESTAMP, ...): vitess parses the keyword
 // as a column; the walk replaces it by a literal printed bare (walk.go,
