@@ -181,6 +181,7 @@ type rnode struct {
 	lo, hi   int      // rRep: counts; hi < 0 is unbounded
 	atEnd    bool     // rAssert: $, \z, \Z (only at the end or before a final newline)
 	anchored bool     // rAssert: ^ or \A
+	capture  bool     // a capturing group (...) around the node
 }
 
 const (
@@ -339,8 +340,10 @@ func (p *regexParser) atom(depth int) *rnode {
 	switch c {
 	case '(':
 		p.i++
+		capture := true
 		if strings.HasPrefix(p.s[p.i:], "?:") {
 			p.i += 2
+			capture = false
 		} else if p.i < len(p.s) && (p.s[p.i] == '?' || p.s[p.i] == '*') {
 			p.fail("group form (%s (lookaround, named or atomic groups, options, recursion and verbs are refused)", p.s[p.i-1:min(len(p.s), p.i+3)])
 			return nil
@@ -354,6 +357,10 @@ func (p *regexParser) atom(depth int) *rnode {
 			return nil
 		}
 		p.i++
+		if capture {
+			// A node of its own: the group's node may be shared.
+			n = &rnode{kind: rSeq, subs: []*rnode{n}, capture: true}
+		}
 		return n
 	case '*', '+', '?', '{':
 		p.fail("quantifier %q with nothing before it", c)
@@ -624,6 +631,18 @@ func (n *rnode) first() (cset, bool) {
 	return anyEnd, true
 }
 
+// captures counts the capturing groups under n.
+func (n *rnode) captures() int {
+	k := 0
+	if n.capture {
+		k++
+	}
+	for _, x := range n.subs {
+		k += x.captures()
+	}
+	return k
+}
+
 // head bounds the steps n takes before it consumes a character or fails.
 func (n *rnode) head() float64 {
 	switch n.kind {
@@ -800,7 +819,9 @@ func regexSteps(pattern string) (total, perStart poly, err error) {
 	if err != nil {
 		return poly{}, poly{}, err
 	}
-	perStart = c.a.add(c.b).add(poly1)
+	// PCRE2 copies the capture offsets in every backtracking frame: a
+	// step costs more with every capturing group.
+	perStart = c.a.add(c.b).add(poly1).scale(float64(1 + n.captures()))
 	if perStart.infinite() {
 		return poly{}, poly{}, errExponential
 	}
