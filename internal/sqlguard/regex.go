@@ -497,11 +497,12 @@ func (p *regexParser) class() *rnode {
 		}
 		first = false
 		if c == '[' && p.i+1 < len(p.s) && (p.s[p.i+1] == ':' || p.s[p.i+1] == '.' || p.s[p.i+1] == '=') {
-			end := strings.Index(p.s[p.i:], ":]")
-			name := ""
-			if p.s[p.i+1] == ':' && end > 0 {
-				name = strings.TrimPrefix(p.s[p.i+2:p.i+end], "^")
+			end := strings.Index(p.s[p.i+2:], ":]")
+			raw := ""
+			if p.s[p.i+1] == ':' && end >= 0 {
+				raw = p.s[p.i+2 : p.i+2+end]
 			}
+			name := strings.TrimPrefix(raw, "^")
 			r, ok := posixClasses[name]
 			if !ok {
 				p.fail("class item %.8s", p.s[p.i:])
@@ -513,10 +514,10 @@ func (p *regexParser) class() *rnode {
 			// Unicode properties, negations (^), space and blank: any
 			// character may belong.
 			s = s.union(cset{nonASCII: true})
-			if name == "space" || name == "blank" || strings.HasPrefix(p.s[p.i+2:], "^") {
+			if name == "space" || name == "blank" || strings.HasPrefix(raw, "^") {
 				s = s.union(anyChar)
 			}
-			p.i += end + 2
+			p.i += 2 + end + 2
 			continue
 		}
 		var lo rune
