@@ -47,6 +47,10 @@ import (
 // start): a value of any length is then matched in time the reading of it
 // already bounds.
 //
+// The substring searches (INSTR, LOCATE, POSITION, REPLACE,
+// SUBSTRING_INDEX, FIND_IN_SET) cost at most (n+1)·(m+1) for a needle of m
+// characters, counted in the same sum.
+//
 // LIKE (MariaDB's wildcard compare, which gives up as soon as a '%'
 // segment runs out of subject) costs at most (n+1)·(m+1) for a pattern of
 // m characters; its pattern is a literal, or an expression of a known
@@ -914,8 +918,24 @@ func (l *lengths) checkPatternSteps(node sqlparser.SQLNode) error {
 		name, subject, pattern, matchType = "REGEXP_SUBSTR", n.Expr, n.Pattern, n.MatchType
 	case *sqlparser.RegexpReplaceExpr:
 		name, subject, pattern, matchType = "REGEXP_REPLACE", n.Expr, n.Pattern, n.MatchType
+	case *sqlparser.LocateExpr:
+		return l.searchSteps("LOCATE", n.Str, n.SubStr)
 	case *sqlparser.FuncExpr:
 		switch ln := n.Name.Lowered(); ln {
+		case "instr", "replace", "substring_index", "find_in_set":
+			if len(n.Exprs) < 2 {
+				return nil
+			}
+			subject, needle := n.Exprs[0], n.Exprs[1]
+			if ln == "find_in_set" {
+				subject, needle = needle, subject
+			}
+			return l.searchSteps(strings.ToUpper(ln), subject, needle)
+		case "locate", "position":
+			if len(n.Exprs) < 2 {
+				return nil
+			}
+			return l.searchSteps(strings.ToUpper(ln), n.Exprs[1], n.Exprs[0])
 		case "regexp_instr", "regexp_like", "regexp_substr", "regexp_replace":
 			name = strings.ToUpper(ln)
 			if len(n.Exprs) < 2 {
@@ -998,4 +1018,15 @@ func checkXPath(name string, e sqlparser.Expr) error {
 		}
 	}
 	return nil
+}
+
+// searchSteps bounds a substring search (INSTR, LOCATE, REPLACE,
+// SUBSTRING_INDEX, FIND_IN_SET): (n+1)·(m+1) for a subject of n and a
+// needle of m characters, added to the statement's sum.
+func (l *lengths) searchSteps(name string, subject, needle sqlparser.Expr) error {
+	sb, nb := l.of(subject), l.of(needle)
+	if sb.opaque || nb.opaque {
+		return violation("%s over a string of unbounded length", name)
+	}
+	return l.addSteps(name, (float64(sb.n)+1)*(float64(nb.n)+1))
 }

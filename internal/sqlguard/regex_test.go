@@ -269,3 +269,25 @@ func FuzzRegex(f *testing.F) {
 		}
 	})
 }
+
+// TestSearchStepsPerStatement: substring searches over generated subjects
+// count in the statement's sum too (each alone under the length bound).
+func TestSearchStepsPerStatement(t *testing.T) {
+	subj := "HEX('" + strings.Repeat("a", 500) + "')" // 1 000 characters, a bound of 4 000
+	needle := "'" + strings.Repeat("b", 100) + "'"
+	one := "(SELECT LOCATE(" + needle + ", " + subj + "))"
+	if _, err := Check("SELECT "+one, Policy{}); err != nil {
+		t.Fatalf("one search refused: %v", err)
+	}
+	for _, f := range []string{
+		"(SELECT LOCATE(" + needle + ", " + subj + "))",
+		"(SELECT INSTR(" + subj + ", " + needle + "))",
+		"(SELECT REPLACE(" + subj + ", " + needle + ", ''))",
+		"(SELECT SUBSTRING_INDEX(" + subj + ", " + needle + ", 2))",
+	} {
+		many := "SELECT " + strings.TrimSuffix(strings.Repeat(f+" + ", 5), " + ")
+		if _, err := Check(many, Policy{}); err == nil {
+			t.Errorf("accepted five searches of 4e5 steps each: %.80s", f)
+		}
+	}
+}
