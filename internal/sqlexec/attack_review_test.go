@@ -5,9 +5,12 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/codeexec/codeexec-operator/internal/sqlguard"
 	"github.com/codeexec/codeexec-operator/internal/sqlguard/corpus"
@@ -115,4 +118,48 @@ func testPatternAttacksRefused(t *testing.T, srv *mariadb.Server) {
 	if want := `[[1,1,1]]`; string(got) != want {
 		t.Errorf("bounded patterns = %s, want %s", got, want)
 	}
+}
+
+// A pattern more than linear per start is bounded by the declared column
+// lengths the executor reads from the current database: in a database
+// whose longest column is VARCHAR(50) it runs; once a LONGTEXT column
+// exists there, the same statement is refused. (The corpus schema has JSON
+// columns, LONGTEXT in MariaDB: there it is refused.)
+func testRegexOverDeclaredLengths(t *testing.T, srv *mariadb.Server, admin *sql.DB) {
+	for _, q := range []string{
+		"CREATE DATABASE regexdb",
+		"CREATE TABLE regexdb.names (name VARCHAR(50))",
+		"INSERT INTO regexdb.names VALUES ('aab'), ('xyz')",
+		fmt.Sprintf("GRANT SELECT ON regexdb.* TO '%s'@'localhost'", srv.ReadOnlyUser),
+	} {
+		if _, err := admin.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	defer func() {
+		if _, err := admin.Exec("DROP DATABASE regexdb"); err != nil {
+			t.Error(err)
+		}
+	}()
+	cfg, err := mysql.ParseDSN(srv.ReadOnlyDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DBName = "regexdb"
+	dsn := cfg.FormatDSN()
+	const q = "SELECT COUNT(*) AS n FROM names WHERE name REGEXP '^a.*a.*b'"
+	res, err := guarded(t, dsn, q)
+	if err != nil {
+		t.Fatalf("refused over VARCHAR(50) values: %v", err)
+	}
+	if got, _ := json.Marshal(res.Rows); string(got) != "[[1]]" {
+		t.Errorf("rows = %s, want [[1]]", got)
+	}
+	res, err = guarded(t, srv.ReadOnlyDSN(), "SELECT COUNT(*) AS n FROM customers WHERE email REGEXP '^a.*a.*b'")
+	wantRefusal(t, res, err, "declared column lengths")
+	if _, err := admin.Exec("CREATE TABLE regexdb.notes (body LONGTEXT)"); err != nil {
+		t.Fatal(err)
+	}
+	res, err = guarded(t, dsn, q)
+	wantRefusal(t, res, err, "declared column lengths")
 }

@@ -171,6 +171,11 @@ func guardFor(ctx context.Context, conn *sql.Conn, version, code string, p sqlgu
 	}
 	d.SetServerNames(charsets, collations)
 	p.Dialect = d
+	if !p.AllowSystemSchemas {
+		if p.MaxDataLength, err = maxDataLength(ctx, conn); err != nil {
+			return sqlguard.Statement{}, fmt.Errorf("reading the declared column lengths: %w", err)
+		}
+	}
 	g, err := sqlguard.New(p)
 	if err != nil {
 		return sqlguard.Statement{}, err
@@ -231,6 +236,21 @@ func routineNames(ctx context.Context, conn *sql.Conn) (map[string]bool, error) 
 		names[strings.ToLower(n)] = true
 	}
 	return names, rows.Err()
+}
+
+// maxDataLength is the longest value (in characters) a column of the
+// current database may hold, by its declared type; at least the text of a
+// number. The guard bounds regular expressions over table data with it
+// (sqlguard.Policy.MaxDataLength) when the statement names no other
+// database.
+func maxDataLength(ctx context.Context, conn *sql.Conn) (uint64, error) {
+	var n sql.NullInt64
+	err := conn.QueryRowContext(ctx, "SELECT MAX(CHARACTER_MAXIMUM_LENGTH) FROM information_schema.COLUMNS "+
+		"WHERE TABLE_SCHEMA = DATABASE()").Scan(&n)
+	if err != nil {
+		return 0, err
+	}
+	return uint64(max(n.Int64, 100)), nil
 }
 
 // prepareFunc returns the statement to send, learning what it needs from

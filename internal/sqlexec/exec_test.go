@@ -59,6 +59,7 @@ func TestMariaDB(t *testing.T) {
 	// Attack review after issue 10.
 	t.Run("RegexFlagsCleared", func(t *testing.T) { testRegexFlagsCleared(t, srv, admin) })
 	t.Run("PatternAttacksRefused", func(t *testing.T) { testPatternAttacksRefused(t, srv) })
+	t.Run("RegexOverDeclaredLengths", func(t *testing.T) { testRegexOverDeclaredLengths(t, srv, admin) })
 }
 
 // With the SHOW policy on, what the guard lets through runs read-only.

@@ -264,6 +264,8 @@ type lengths struct {
 	allB   bound // join of every name's bound
 	// steps sums the pattern calls' matching-step bounds (regex.go).
 	steps float64
+	// dataLen is Policy.MaxDataLength.
+	dataLen uint64
 }
 
 const (
@@ -1006,7 +1008,10 @@ func (l *lengths) replace(args []sqlparser.Expr) bound {
 // checkLengths runs the analysis over a whole statement: the rules of the
 // package comment above.
 func (g *Guard) checkLengths(root sqlparser.SQLNode) error {
-	l := &lengths{defs: map[string][]sqlparser.Expr{}}
+	l := &lengths{defs: map[string][]sqlparser.Expr{}, dataLen: g.policy.MaxDataLength}
+	if l.dataLen > 0 && namesDatabase(root) {
+		l.dataLen = 0 // MaxDataLength is about the current database only
+	}
 	l.collect(root)
 	l.solve()
 	var err error
@@ -1198,4 +1203,18 @@ func checkSformat(args []sqlparser.Expr, total *uint64) error {
 		i += end + 1
 	}
 	return nil
+}
+
+// namesDatabase reports whether a table or column under root is qualified
+// by a database name.
+func namesDatabase(root sqlparser.SQLNode) bool {
+	found := false
+	_ = sqlparser.Walk(func(node sqlparser.SQLNode) (bool, error) {
+		if t, ok := node.(sqlparser.TableName); ok && !t.Qualifier.IsEmpty() {
+			found = true
+			return false, errStop
+		}
+		return true, nil
+	}, root)
+	return found
 }

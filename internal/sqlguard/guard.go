@@ -180,6 +180,14 @@ type Policy struct {
 	// exist. The zero value (not known) allows what MariaDB 10.11 or
 	// MySQL 8.0 has; the executor checks again for the server it reached.
 	Dialect Dialect
+	// MaxDataLength, when not zero, bounds the length in characters of
+	// every value a query can read from a table of the current database
+	// (the executor sets it from the declared lengths of its columns,
+	// when the system schemas are not allowed). With it, a regular
+	// expression over table data is bounded per row like one over a
+	// literal (regex.go), unless the statement names a database. Zero:
+	// not known.
+	MaxDataLength uint64
 }
 
 func (p Policy) withDefaults() Policy {

@@ -45,7 +45,9 @@ import (
 // the subject holds table data (a length the guard does not know), the
 // pattern must moreover cost at most linear time per start (d ≤ 1 per
 // start): a value of any length is then matched in time the reading of it
-// already bounds.
+// already bounds; unless Policy.MaxDataLength (the declared column
+// lengths, from the executor) bounds the subject, and the bound at that
+// length fits in the statement's sum.
 //
 // The substring searches (INSTR, LOCATE, POSITION, REPLACE,
 // SUBSTRING_INDEX, FIND_IN_SET) cost at most (n+1)·(m+1) for a needle of m
@@ -966,8 +968,15 @@ func (l *lengths) checkPatternSteps(node sqlparser.SQLNode) error {
 	if sb.opaque {
 		return violation("%s over a string of unbounded length", name)
 	}
+	if sb.k > 0 && l.dataLen > 0 {
+		// The declared column lengths bound every value: the pattern is
+		// bounded per row like one over a literal, when that fits.
+		if v := total.at(sat(sb.n + satMul(sb.k, l.dataLen))); l.steps+v <= MaxPatternSteps {
+			return l.addSteps(name, v)
+		}
+	}
 	if sb.k > 0 && perStart.d > 1 {
-		return violation("%s over table data with pattern %s, whose matching time grows faster than the value's length (overlapping or nested repetitions)", name, strconvQuoteShort(text))
+		return violation("%s over table data with pattern %s, whose matching time grows faster than the value's length (overlapping or nested repetitions; the declared column lengths do not bound it under %d steps)", name, strconvQuoteShort(text), MaxPatternSteps)
 	}
 	return l.addSteps(name, total.at(sb.n))
 }

@@ -291,3 +291,29 @@ func TestSearchStepsPerStatement(t *testing.T) {
 		}
 	}
 }
+
+// TestRegexOverDeclaredLengths: with the declared column lengths known
+// (the executor's Policy.MaxDataLength), a pattern that is more than
+// linear is bounded per row like one over a literal.
+func TestRegexOverDeclaredLengths(t *testing.T) {
+	q := "SELECT name FROM customers WHERE name REGEXP '^a.*a.*b'"
+	if _, err := Check(q, Policy{MaxDataLength: 100}); err != nil {
+		t.Errorf("refused with values of at most 100 characters: %v", err)
+	}
+	for _, d := range []uint64{0, 65535} {
+		if _, err := Check(q, Policy{MaxDataLength: d}); err == nil {
+			t.Errorf("accepted with MaxDataLength %d", d)
+		}
+	}
+	// Still summed: many such calls do not fit.
+	many := "SELECT name FROM customers WHERE " + strings.TrimSuffix(strings.Repeat("name REGEXP '^a.*a.*b' OR ", 40), " OR ")
+	if _, err := Check(many, Policy{MaxDataLength: 100}); err == nil {
+		t.Errorf("accepted 40 cubic patterns over values of 100 characters")
+	}
+	if _, err := Check("SELECT name FROM otherdb.customers WHERE name REGEXP '^a.*a.*b'", Policy{MaxDataLength: 100}); err == nil {
+		t.Errorf("accepted over a table of another database (MaxDataLength is about the current one)")
+	}
+	if _, err := Check("SELECT name FROM customers WHERE name REGEXP '^(a|aa)+$'", Policy{MaxDataLength: 10}); err == nil {
+		t.Errorf("accepted an exponential pattern over short values")
+	}
+}
