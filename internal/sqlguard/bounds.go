@@ -1009,8 +1009,10 @@ func (l *lengths) replace(args []sqlparser.Expr) bound {
 // package comment above.
 func (g *Guard) checkLengths(root sqlparser.SQLNode) error {
 	l := &lengths{defs: map[string][]sqlparser.Expr{}, dataLen: g.policy.MaxDataLength}
-	if l.dataLen > 0 && namesDatabase(root) {
-		l.dataLen = 0 // MaxDataLength is about the current database only
+	if l.dataLen > 0 && (g.policy.AllowSystemSchemas || namesDatabase(root)) {
+		// MaxDataLength is about the tables of the current database only
+		// (not system variables or other databases).
+		l.dataLen = 0
 	}
 	l.collect(root)
 	l.solve()

@@ -313,6 +313,9 @@ func TestRegexOverDeclaredLengths(t *testing.T) {
 	if _, err := Check("SELECT name FROM otherdb.customers WHERE name REGEXP '^a.*a.*b'", Policy{MaxDataLength: 100}); err == nil {
 		t.Errorf("accepted over a table of another database (MaxDataLength is about the current one)")
 	}
+	if _, err := Check("SELECT @@datadir REGEXP '^a.*a.*b'", Policy{MaxDataLength: 100, AllowSystemSchemas: true}); err == nil {
+		t.Errorf("accepted over a system variable with MaxDataLength set")
+	}
 	if _, err := Check("SELECT name FROM customers WHERE name REGEXP '^(a|aa)+$'", Policy{MaxDataLength: 10}); err == nil {
 		t.Errorf("accepted an exponential pattern over short values")
 	}
