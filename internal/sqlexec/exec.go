@@ -15,6 +15,8 @@
 //     utf8mb4 and a known sql_mode (no ANSI_QUOTES, NO_BACKSLASH_ESCAPES,
 //     PIPES_AS_CONCAT or HIGH_NOT_PRECEDENCE, so the guard's regenerated SQL
 //     means on the server what it meant to the guard);
+//   - on MariaDB, default_regex_flags is cleared (the regular-expression
+//     semantics the guard bounds);
 //   - the statement runs inside START TRANSACTION READ ONLY, rolled back;
 //   - a server-side time limit (MariaDB: max_statement_time in seconds;
 //     MySQL: max_execution_time in milliseconds, detected from VERSION())
@@ -169,6 +171,11 @@ func guardFor(ctx context.Context, conn *sql.Conn, version, code string, p sqlgu
 	}
 	d.SetServerNames(charsets, collations)
 	p.Dialect = d
+	if !p.AllowSystemSchemas {
+		if p.MaxDataLength, err = maxDataLength(ctx, conn); err != nil {
+			return sqlguard.Statement{}, fmt.Errorf("reading the declared column lengths: %w", err)
+		}
+	}
 	g, err := sqlguard.New(p)
 	if err != nil {
 		return sqlguard.Statement{}, err
@@ -229,6 +236,21 @@ func routineNames(ctx context.Context, conn *sql.Conn) (map[string]bool, error) 
 		names[strings.ToLower(n)] = true
 	}
 	return names, rows.Err()
+}
+
+// maxDataLength is the longest value (in characters) a column of the
+// current database may hold, by its declared type; at least the text of a
+// number. The guard bounds regular expressions over table data with it
+// (sqlguard.Policy.MaxDataLength) when the statement names no other
+// database.
+func maxDataLength(ctx context.Context, conn *sql.Conn) (uint64, error) {
+	var n sql.NullInt64
+	err := conn.QueryRowContext(ctx, "SELECT MAX(CHARACTER_MAXIMUM_LENGTH) FROM information_schema.COLUMNS "+
+		"WHERE TABLE_SCHEMA = DATABASE()").Scan(&n)
+	if err != nil {
+		return 0, err
+	}
+	return uint64(max(n.Int64, 100)), nil
 }
 
 // prepareFunc returns the statement to send, learning what it needs from
@@ -331,8 +353,14 @@ func (e *execution) run(ctx context.Context) (*Result, error) {
 		"SET NAMES utf8mb4",
 		"SET SESSION sql_mode = '" + SQLMode + "'",
 		e.timeLimitStatement(),
-		"START TRANSACTION READ ONLY",
 	}
+	if e.mariadb {
+		// PCRE's flags as the guard modelled them (sqlguard/regex.go): an
+		// administrator's EXTENDED, MULTILINE or DOTALL would change what
+		// a pattern matches and how long it takes.
+		setup = append(setup, "SET SESSION default_regex_flags = ''")
+	}
+	setup = append(setup, "START TRANSACTION READ ONLY")
 	for _, q := range setup {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return nil, fmt.Errorf("preparing the session: %w", err)

@@ -56,6 +56,10 @@ func TestMariaDB(t *testing.T) {
 	t.Run("QuotedFormsRun", func(t *testing.T) { testQuotedFormsRun(t, srv) })
 	t.Run("KeywordArgumentsRun", func(t *testing.T) { testKeywordArgumentsRun(t, srv) })
 	t.Run("GeneratedLengthsRefused", func(t *testing.T) { testGeneratedLengthsRefused(t, srv) })
+	// Attack review after issue 10.
+	t.Run("RegexFlagsCleared", func(t *testing.T) { testRegexFlagsCleared(t, srv, admin) })
+	t.Run("PatternAttacksRefused", func(t *testing.T) { testPatternAttacksRefused(t, srv) })
+	t.Run("RegexOverDeclaredLengths", func(t *testing.T) { testRegexOverDeclaredLengths(t, srv, admin) })
 }
 
 // With the SHOW policy on, what the guard lets through runs read-only.

@@ -157,6 +157,9 @@ func funcName(node sqlparser.SQLNode) string {
 // checkBounds applies the literal-length rules to one node the walk
 // visits; total accumulates the length literals of the statement.
 func (g *Guard) checkBounds(node sqlparser.SQLNode, total *uint64) error {
+	if err := checkOutputLengths(node, total); err != nil {
+		return err
+	}
 	name := funcName(node)
 	if name == "" {
 		return nil
@@ -259,6 +262,10 @@ type lengths struct {
 	vals   map[string]bound
 	frozen map[string]bool
 	allB   bound // join of every name's bound
+	// steps sums the pattern calls' matching-step bounds (regex.go).
+	steps float64
+	// dataLen is Policy.MaxDataLength.
+	dataLen uint64
 }
 
 const (
@@ -1001,7 +1008,12 @@ func (l *lengths) replace(args []sqlparser.Expr) bound {
 // checkLengths runs the analysis over a whole statement: the rules of the
 // package comment above.
 func (g *Guard) checkLengths(root sqlparser.SQLNode) error {
-	l := &lengths{defs: map[string][]sqlparser.Expr{}}
+	l := &lengths{defs: map[string][]sqlparser.Expr{}, dataLen: g.policy.MaxDataLength}
+	if l.dataLen > 0 && (g.policy.AllowSystemSchemas || namesDatabase(root)) {
+		// MaxDataLength is about the tables of the current database only
+		// (not system variables or other databases).
+		l.dataLen = 0
+	}
 	l.collect(root)
 	l.solve()
 	var err error
@@ -1065,11 +1077,17 @@ func (l *lengths) check(node sqlparser.SQLNode) error {
 		if e == nil {
 			continue
 		}
+		if err := checkPatternIntroducers(name, e); err != nil {
+			return err
+		}
 		b := l.of(e)
 		if b.opaque || b.n > MaxPatternLength || b.k > MaxPatternCopies {
 			return violation("%s over a string of length %s (a pattern function's arguments may be at most %d characters plus %d copies of table data: the server's pattern functions are quadratic and a KILL does not stop them)",
 				name, b, MaxPatternLength, MaxPatternCopies)
 		}
+	}
+	if err := l.checkPatternSteps(node); err != nil {
+		return err
 	}
 	if e, ok := node.(sqlparser.Expr); ok && isFuncNode(node) {
 		// Opaque or not: an opaque part is bounded by the server, the
@@ -1081,4 +1099,124 @@ func (l *lengths) check(node sqlparser.SQLNode) error {
 		}
 	}
 	return nil
+}
+
+// checkOutputLengths bounds the functions whose output length an argument
+// sets, other than REPEAT, SPACE, LPAD, RPAD and INSERT: WEIGHT_STRING(x AS
+// CHAR(N)) and CAST/CONVERT to BINARY(N) pad to N (CHAR(N) does not); SFORMAT's replacement
+// fields carry a width and a precision. Each N at most MaxGeneratedLength,
+// counted in MaxGeneratedTotal. And the XPath of EXTRACTVALUE and
+// UPDATEXML (regex.go).
+func checkOutputLengths(node sqlparser.SQLNode, total *uint64) error {
+	switch n := node.(type) {
+	case *sqlparser.WeightStringFuncExpr:
+		if n.As != nil && n.As.Length != nil {
+			return addGenerated("WEIGHT_STRING ... AS "+strings.ToUpper(n.As.Type), uint64(max(0, *n.As.Length)), total)
+		}
+	case *sqlparser.CastExpr:
+		return convertLength(n.Type, total)
+	case *sqlparser.ConvertExpr:
+		return convertLength(n.Type, total)
+	case *sqlparser.ExtractValueExpr:
+		return checkXPath("EXTRACTVALUE", n.XPathExpr)
+	case *sqlparser.UpdateXMLExpr:
+		return checkXPath("UPDATEXML", n.XPathExpr)
+	case *sqlparser.FuncExpr:
+		switch n.Name.Lowered() {
+		case "sformat":
+			return checkSformat(n.Exprs, total)
+		case "extractvalue", "updatexml":
+			if len(n.Exprs) < 2 {
+				return nil
+			}
+			return checkXPath(strings.ToUpper(n.Name.Lowered()), n.Exprs[1])
+		}
+	}
+	return nil
+}
+
+func convertLength(t *sqlparser.ConvertType, total *uint64) error {
+	if t == nil || t.Length == nil {
+		return nil
+	}
+	switch strings.ToLower(t.Type) {
+	case "binary":
+		return addGenerated("CAST/CONVERT to "+strings.ToUpper(t.Type)+"(N)", uint64(max(0, *t.Length)), total)
+	}
+	return nil
+}
+
+func addGenerated(what string, n uint64, total *uint64) error {
+	if n > MaxGeneratedLength {
+		return violation("%s with a length of %d (at most %d)", what, n, MaxGeneratedLength)
+	}
+	*total += n
+	if *total > MaxGeneratedTotal {
+		return violation("the statement generates strings longer than %d characters in all", MaxGeneratedTotal)
+	}
+	return nil
+}
+
+// checkSformat requires SFORMAT's format to be a string literal whose
+// replacement fields hold no nested field ({:{}}, a width taken from an
+// argument) and no number over MaxGeneratedLength (a width or precision).
+func checkSformat(args []sqlparser.Expr, total *uint64) error {
+	if len(args) == 0 {
+		return nil
+	}
+	f, ok := strLiteral(args[0])
+	if !ok {
+		return violation("SFORMAT with a format that is not a string literal (its widths set the output length)")
+	}
+	for i := 0; i < len(f); i++ {
+		if f[i] != '{' {
+			continue
+		}
+		if i+1 < len(f) && f[i+1] == '{' {
+			i++ // an escaped brace
+			continue
+		}
+		end := strings.IndexByte(f[i+1:], '}')
+		if end < 0 {
+			return nil // the server refuses the format
+		}
+		field := f[i+1 : i+1+end]
+		if strings.Contains(field, "{") {
+			return violation("SFORMAT with a nested replacement field (a width or precision from an argument)")
+		}
+		for j := 0; j < len(field); {
+			if field[j] < '0' || field[j] > '9' {
+				j++
+				continue
+			}
+			k := j
+			for k < len(field) && field[k] >= '0' && field[k] <= '9' {
+				k++
+			}
+			if k-j > 6 {
+				return violation("SFORMAT with a width or precision over %d", MaxGeneratedLength)
+			}
+			v, _ := strconv.ParseUint(field[j:k], 10, 64)
+			if err := addGenerated("SFORMAT width or precision", v, total); err != nil {
+				return err
+			}
+			j = k
+		}
+		i += end + 1
+	}
+	return nil
+}
+
+// namesDatabase reports whether a table or column under root is qualified
+// by a database name.
+func namesDatabase(root sqlparser.SQLNode) bool {
+	found := false
+	_ = sqlparser.Walk(func(node sqlparser.SQLNode) (bool, error) {
+		if t, ok := node.(sqlparser.TableName); ok && !t.Qualifier.IsEmpty() {
+			found = true
+			return false, errStop
+		}
+		return true, nil
+	}, root)
+	return found
 }

@@ -80,8 +80,19 @@
 // characters or MaxPatternCopies copies of the data; every function's
 // output is refused over MaxBuiltLength or MaxBuiltCopies; REPEAT, SPACE,
 // LPAD, RPAD and INSERT take only integer-literal lengths up to
-// MaxGeneratedLength (MaxGeneratedTotal per statement). MariaDB's pattern
-// functions are quadratic and do not always see a KILL.
+// MaxGeneratedLength (MaxGeneratedTotal per statement), as do SFORMAT's
+// widths, WEIGHT_STRING(... AS CHAR/BINARY(N)) and CAST(... AS BINARY(N)).
+// MariaDB's pattern functions are quadratic and do not always see a KILL.
+//
+// Regular expressions (regex.go) are string literals of a closed grammar
+// (no back references, lookaround, possessive or atomic forms, recursion,
+// inline options, \Q); their worst-case backtracking steps, a polynomial
+// of the subject's length bound, are summed with LIKE's over the whole
+// statement and refused over MaxPatternSteps; over table data a pattern
+// must be linear per start. Introducers the server converts (_utf16le,
+// _ucs2, ...) are refused in pattern functions; EXTRACTVALUE and
+// UPDATEXML take a literal XPath without descendant steps. The executor
+// clears MariaDB's default_regex_flags.
 //
 // GET_FORMAT(DATE|TIME|DATETIME|TIMESTAMP, ...): vitess parses the keyword
 // as a column; the walk replaces it by a literal printed bare (walk.go,
@@ -169,6 +180,14 @@ type Policy struct {
 	// exist. The zero value (not known) allows what MariaDB 10.11 or
 	// MySQL 8.0 has; the executor checks again for the server it reached.
 	Dialect Dialect
+	// MaxDataLength, when not zero, bounds the length in characters of
+	// every value a query can read from a table of the current database
+	// (the executor sets it from the declared lengths of its columns,
+	// when the system schemas are not allowed). With it, a regular
+	// expression over table data is bounded per row like one over a
+	// literal (regex.go), unless the statement names a database. Zero:
+	// not known.
+	MaxDataLength uint64
 }
 
 func (p Policy) withDefaults() Policy {
@@ -250,6 +269,9 @@ func compilation(format string, args ...any) *Refusal {
 // such as "SELECT 0 INTO ````FILE'0'", and those are refused).
 var repanic = false
 
+// checkHook, when set (tests), is called by Check before parsing.
+var checkHook func(sql string)
+
 // panickedInVitess reports whether the panic being recovered was raised in
 // vitess code. Called from a deferred function, runtime.Callers still sees
 // the panicking frames below runtime.gopanic.
@@ -301,14 +323,23 @@ func (g *Guard) Check(sql string) (st Statement, err error) {
 		// The parser and printer are not ours: a panic in them is a
 		// refusal, never a crash and never an acceptance.
 		if p := recover(); p != nil {
-			if repanic && !panickedInVitess() {
+			inVitess := panickedInVitess()
+			if repanic && !inVitess {
 				panic(p)
 			}
-			st, err = Statement{}, compilation("the SQL parser failed on this input")
+			if inVitess {
+				st, err = Statement{}, compilation("the SQL parser failed on this input")
+				return
+			}
+			// Our own defect: never an acceptance, never a crash.
+			st, err = Statement{}, violation("the SQL guard failed while checking this statement (an internal error; refused)")
 		}
 	}()
 	if err := g.lexicalCheck(sql); err != nil {
 		return Statement{}, err
+	}
+	if checkHook != nil {
+		checkHook(sql)
 	}
 	stmts, err := g.parser.ParseMultiple(sql)
 	if err != nil {
