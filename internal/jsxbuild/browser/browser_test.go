@@ -97,9 +97,13 @@ func (h *harness) renderHTML(t *testing.T, html string) *tab {
 	return h.renderOn(t, "/host.html", html)
 }
 
-// renderOn mounts html on the host page at path.
+// renderOn mounts html on the host page at path; "/host.html" becomes
+// the host page made for this document (hostServer.pageFor).
 func (h *harness) renderOn(t *testing.T, path, html string) *tab {
 	t.Helper()
+	if path == "/host.html" {
+		path = h.host.pageFor(hostRequirementsOf(html))
+	}
 	mark := h.wire.Mark()
 	ctx, cancel := chromedp.NewContext(h.browser)
 	t.Cleanup(cancel)
