@@ -15,7 +15,18 @@
     } catch (e) {
       s = "unprintable error";
     }
-    return s.length > MAX_TEXT ? s.slice(0, MAX_TEXT) : s;
+    if (typeof s !== "string") {
+      s = "unprintable error";
+    }
+    if (s.length > MAX_TEXT) {
+      s = s.slice(0, MAX_TEXT);
+      // never half of a surrogate pair
+      var last = s.charCodeAt(MAX_TEXT - 1);
+      if (last >= 0xd800 && last <= 0xdbff) {
+        s = s.slice(0, MAX_TEXT - 1);
+      }
+    }
+    return s;
   }
 
   function post(type, phase, message) {
