@@ -1,5 +1,8 @@
 // Demo wiring for host.html: paste a runner result (or a document) and
 // render it. Everything from the frame is shown with textContent only.
+// The page's CSP lets through only the scripts of the document it was
+// served for (manifest.host.embedderScriptSrc, see host.html): any other
+// pasted document stays blank.
 (function () {
   "use strict";
   var input = document.getElementById("input");
@@ -23,6 +26,12 @@
       if (r && typeof r.html === "string") {
         if (r.manifest && r.manifest.sandbox !== "allow-scripts") {
           say("refusing: unexpected sandbox " + r.manifest.sandbox);
+          return;
+        }
+        // A runner newer than host.js may deny more features: refuse
+        // rather than delegate one the manifest says to deny.
+        if (r.manifest && r.manifest.host && r.manifest.host.iframeAllow !== CodeexecHost.iframeAllow) {
+          say("refusing: the manifest's host.iframeAllow differs from host.js's; update host.js");
           return;
         }
         html = r.html;

@@ -8,6 +8,9 @@
 //   frame.destroy();
 //
 // Rules this file follows (see internal/jsxbuild's package comment):
+//   - allow="<every feature in DENIED_FEATURES> 'none'": no powerful feature
+//     (camera, microphone, geolocation, screen capture, USB, serial, HID,
+//     Bluetooth, payments, the clipboard, ...) is delegated to the frame.
 //   - sandbox="allow-scripts" and nothing else: no allow-same-origin, so the
 //     frame has an opaque origin and cannot touch this page, its cookies or
 //     its storage; no allow-top-navigation*, allow-popups or allow-forms.
@@ -25,6 +28,27 @@
   var PHASES = { module: true, render: true, runtime: true };
   var MAX_TEXT = 1000;
   var MAX_MESSAGES = 100;
+  // DENIED_FEATURES is jsxbuild.DeniedFeatures, the features the manifest's
+  // host.iframeAllow sets to 'none' (a Go test keeps the two equal).
+  var DENIED_FEATURES = [
+    "accelerometer", "ambient-light-sensor", "battery", "bluetooth", "camera", "gamepad",
+    "geolocation", "gyroscope", "hid", "magnetometer", "microphone", "midi",
+    "serial", "smart-card", "speaker-selection", "usb", "xr-spatial-tracking", "all-screens-capture",
+    "autoplay", "captured-surface-control", "display-capture", "encrypted-media", "fullscreen", "idle-detection",
+    "keyboard-map", "local-fonts", "media-playback-while-not-visible", "picture-in-picture", "screen-wake-lock", "web-share",
+    "window-management", "focus-without-user-activation", "clipboard-read", "clipboard-write", "payment", "publickey-credentials-create",
+    "publickey-credentials-get", "identity-credentials-get", "otp-credentials", "digital-credentials-get", "digital-credentials-create", "storage-access",
+    "direct-sockets", "direct-sockets-private", "local-network", "local-network-access", "loopback-network", "deferred-fetch",
+    "deferred-fetch-minimal", "sync-xhr", "attribution-reporting", "browsing-topics", "interest-cohort", "join-ad-interest-group",
+    "run-ad-auction", "private-aggregation", "private-state-token-issuance", "private-state-token-redemption", "shared-storage", "shared-storage-select-url",
+    "language-detector", "language-model", "on-device-speech-recognition", "rewriter", "summarizer", "translator",
+    "writer", "compute-pressure", "cross-origin-isolated", "document-domain", "unload", "ch-device-memory",
+    "ch-downlink", "ch-dpr", "ch-ect", "ch-prefers-color-scheme", "ch-prefers-reduced-motion", "ch-prefers-reduced-transparency",
+    "ch-rtt", "ch-save-data", "ch-ua", "ch-ua-arch", "ch-ua-bitness", "ch-ua-form-factors",
+    "ch-ua-full-version", "ch-ua-full-version-list", "ch-ua-high-entropy-values", "ch-ua-mobile", "ch-ua-model", "ch-ua-platform",
+    "ch-ua-platform-version", "ch-ua-wow64", "ch-viewport-height", "ch-viewport-width", "ch-width"
+  ];
+  var IFRAME_ALLOW = DENIED_FEATURES.map(function (f) { return f + " 'none'"; }).join("; ");
 
   function keysAre(obj, want) {
     var keys = Object.keys(obj).sort();
@@ -63,6 +87,7 @@
   function mount(container, html, opts) {
     opts = opts || {};
     var iframe = document.createElement("iframe");
+    iframe.setAttribute("allow", IFRAME_ALLOW);
     iframe.setAttribute("sandbox", "allow-scripts");
     iframe.setAttribute("referrerpolicy", "no-referrer");
     iframe.setAttribute("loading", "eager");
@@ -121,5 +146,5 @@
     };
   }
 
-  global.CodeexecHost = { mount: mount, validMessage: validMessage };
+  global.CodeexecHost = { mount: mount, validMessage: validMessage, iframeAllow: IFRAME_ALLOW };
 })(window);

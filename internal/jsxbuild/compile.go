@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -69,10 +70,49 @@ type Diagnostic struct {
 	Text string `json:"text"`
 }
 
+// Error texts quote the source (the token esbuild did not expect, a
+// module name, a pragma's argument), and a source may be one 1 MiB
+// identifier: what a viewer is shown is bounded. MaxErrorText is the most
+// characters of source text an error quotes (a longer one is cut and says
+// how much was left out) and MaxDiagnostics the most diagnostics a
+// CompileError keeps (the rest are counted in Omitted).
+const (
+	MaxErrorText   = 200
+	MaxDiagnostics = 20
+)
+
+// boundText cuts s after max characters and says how many were left out.
+func boundText(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	n := 0
+	for i := range s {
+		if n == max {
+			return s[:i] + fmt.Sprintf("... (%d more characters)", utf8.RuneCountInString(s[i:]))
+		}
+		n++
+	}
+	return s
+}
+
+// quoteBounded is %q of s cut to MaxErrorText characters.
+func quoteBounded(s string) string {
+	if utf8.RuneCountInString(s) <= MaxErrorText {
+		return strconv.Quote(s)
+	}
+	cut := boundText(s, MaxErrorText)
+	i := strings.LastIndex(cut, "... (")
+	return strconv.Quote(cut[:i]) + cut[i:]
+}
+
 // CompileError means the source does not parse or compile.
 type CompileError struct {
-	// Errors holds every error esbuild reported, first one first.
+	// Errors holds the first MaxDiagnostics errors esbuild reported,
+	// first one first, each text bounded.
 	Errors []Diagnostic
+	// Omitted counts the errors left out of Errors.
+	Omitted int `json:",omitempty"`
 }
 
 func (e *CompileError) Error() string {
@@ -81,7 +121,7 @@ func (e *CompileError) Error() string {
 	if d.Line > 0 {
 		msg = fmt.Sprintf("line %d, column %d: %s", d.Line, d.Column, d.Text)
 	}
-	if n := len(e.Errors) - 1; n > 0 {
+	if n := len(e.Errors) - 1 + e.Omitted; n > 0 {
 		msg += fmt.Sprintf(" (and %d more)", n)
 	}
 	return msg
@@ -271,8 +311,13 @@ func templateNeedsEscape(js string) bool {
 
 func compileError(msgs []api.Message) *CompileError {
 	ce := &CompileError{}
-	for _, m := range msgs {
-		d := Diagnostic{Text: m.Text}
+	for i, m := range msgs {
+		if i == MaxDiagnostics {
+			ce.Omitted = len(msgs) - i
+			break
+		}
+		// esbuild's texts quote the source; its own words are short.
+		d := Diagnostic{Text: boundText(m.Text, MaxErrorText+100)}
 		if m.Location != nil {
 			d.Position = Position{Line: m.Location.Line, Column: charColumn(m.Location.LineText, m.Location.Column)}
 		}
@@ -323,7 +368,7 @@ func checkPragmas(src string) error {
 		if !ok {
 			pos := positionAt(src, m[0])
 			return &RefusedError{Position: pos, Reason: fmt.Sprintf(
-				"the JSX pragma comment @%s %q is not allowed: JSX compiles with React's automatic runtime from \"react\" only", name, arg)}
+				"the JSX pragma comment @%s %s is not allowed: JSX compiles with React's automatic runtime from \"react\" only", name, quoteBounded(arg))}
 		}
 	}
 	return nil
@@ -370,8 +415,8 @@ func checkImports(js string) ([]string, error) {
 			return nil, &RefusedError{Reason: "require and import may only be used with a string literal naming an allowed module (" +
 				strings.Join(AllowedModules, ", ") + "); dynamic require or import is not allowed"}
 		case !allowed(u.Module):
-			return nil, &RefusedError{module: u.Module, Reason: fmt.Sprintf("import of %q is not allowed: only %s can be imported (nothing is fetched or read at build or render time)",
-				u.Module, strings.Join(AllowedModules, ", "))}
+			return nil, &RefusedError{module: u.Module, Reason: fmt.Sprintf("import of %s is not allowed: only %s can be imported (nothing is fetched or read at build or render time)",
+				quoteBounded(u.Module), strings.Join(AllowedModules, ", "))}
 		}
 		seen[u.Module] = true
 	}

@@ -21,7 +21,9 @@
 //	    "imports": ["react", "recharts"],    // modules the code requires
 //	    "messages": "codeexec-jsx/1",        // the postMessage schema below
 //	    "host": {                            // what the host must add (see below)
-//	      "embedderCsp": "frame-src 'none'; ...",
+//	      "embedderCsp": "script-src 'sha256-...' ...; frame-src 'none'; child-src 'none'; worker-src 'none'; ...",
+//	      "embedderScriptSrc": "'sha256-...' ...",  // the document's script hashes, as in csp
+//	      "iframeAllow": "accelerometer 'none'; ...; camera 'none'; ...",  // DeniedFeatures
 //	      "browserPolicies": {"NetworkPredictionOptions": 2, "WebRtcIPHandling": "disable_non_proxied_udp"}
 //	    }
 //	  }
@@ -62,11 +64,28 @@
 // # What the host must add, and what no CSP covers
 //
 // An about:srcdoc document inherits its embedder's CSP as well: the host
-// page's script-src must let the document's inline scripts through (list
-// the hashes from Manifest.CSP, or allow inline scripts and rely on the
-// document's own hash-only policy, as web/host.html does). The host page's
+// page's script-src must let exactly the document's inline scripts
+// through, by their hashes (Manifest.Host.EmbedderScriptSrc), never by
+// 'unsafe-inline'. The hashes are per document, so the server that sends
+// the page fills them in (FillHostPage replaces web/host.html's
+// HostPagePlaceholder; unfilled, no document script runs). The host page's
 // frame-src 'none' is what stops the frame navigating itself to a URL (a
 // sandboxed frame may navigate itself; its own CSP cannot forbid that).
+// The frame's allow attribute is Manifest.Host.IframeAllow: every
+// permission-policy feature in DeniedFeatures (camera, microphone,
+// geolocation, display-capture, usb, serial, hid, bluetooth, payment, the
+// clipboard, credentials, ...) set to 'none' (web/host.js sets it).
+//
+// Links to a fragment of the document itself (<a href="#x">) only scroll:
+// an about:srcdoc document's base URL is its parent's, so the boot script
+// cancels their navigation (to the host page's URL) and scrolls to the
+// element; every other navigation of the frame stays blocked by the host
+// page's frame-src 'none'.
+//
+// Error texts are bounded: a message's text is at most 1000 characters
+// (the error boundary shows the same text), and a CompileError or
+// RefusedError quotes at most MaxErrorText characters of the source and
+// keeps at most MaxDiagnostics diagnostics.
 //
 // WebRTC: CSP has no say over it in Chromium (webrtc 'block' is ignored),
 // so the script that carries the generated code starts by deleting every

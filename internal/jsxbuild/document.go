@@ -42,10 +42,21 @@ type Manifest struct {
 // HostRequirements are the host-side measures a document cannot take for
 // itself, each measured in Chromium on the browser tests' second network.
 type HostRequirements struct {
-	// EmbedderCSP are directives the embedding page's own CSP must hold:
-	// frame-src 'none' stops the frame navigating itself to a URL (its own
-	// CSP cannot), and srcdoc documents inherit it.
+	// EmbedderCSP are the directives the embedding page's own CSP must hold
+	// for this document. An about:srcdoc document inherits its embedder's
+	// policies, so the page's script-src must let exactly this document's
+	// scripts through: by their hashes (EmbedderScriptSrc), never
+	// 'unsafe-inline'; a page adds only the sources of its own script
+	// files to it ('self' in web/host.html). frame-src 'none' stops the
+	// frame navigating itself to a URL (its own CSP cannot).
 	EmbedderCSP string `json:"embedderCsp"`
+	// EmbedderScriptSrc is the script-src source list of EmbedderCSP: the
+	// sha256 hash sources of the document's scripts, the same as in CSP.
+	EmbedderScriptSrc string `json:"embedderScriptSrc"`
+	// IframeAllow is the iframe's allow attribute: every permission-policy
+	// feature in DeniedFeatures set to 'none', so that no powerful
+	// feature is delegated to the frame whatever the browser's defaults.
+	IframeAllow string `json:"iframeAllow"`
 	// BrowserPolicies are Chromium enterprise policies for the viewers'
 	// browsers. NetworkPredictionOptions=2 stops the DNS lookups and
 	// speculative connections of <link rel=dns-prefetch>/<link
@@ -57,15 +68,98 @@ type HostRequirements struct {
 	BrowserPolicies map[string]any `json:"browserPolicies"`
 }
 
-// DefaultHostRequirements is what every manifest carries.
+// embedderDirectives are the directives of HostRequirements.EmbedderCSP
+// besides script-src.
+const embedderDirectives = "frame-src 'none'; child-src 'none'; worker-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'"
+
+// DefaultHostRequirements is what every manifest carries besides the
+// per-document script sources (HostRequirementsFor).
 func DefaultHostRequirements() HostRequirements {
 	return HostRequirements{
-		EmbedderCSP: "frame-src 'none'; child-src 'none'; worker-src 'none'",
+		EmbedderCSP: embedderDirectives,
+		IframeAllow: IframeAllow(),
 		BrowserPolicies: map[string]any{
 			"NetworkPredictionOptions": float64(2), // JSON numbers decode as float64
 			"WebRtcIPHandling":         "disable_non_proxied_udp",
 		},
 	}
+}
+
+// HostPagePlaceholder stands in web/host.html's script-src for
+// HostRequirements.EmbedderScriptSrc: the server that sends the page
+// replaces it (FillHostPage). Left in place it is no valid source, so no
+// document script runs.
+const HostPagePlaceholder = "'codeexec-embedder-script-src'"
+
+// FillHostPage returns page (web/host.html) with its script-src made to
+// let exactly the document of h through.
+func FillHostPage(page string, h HostRequirements) string {
+	return strings.ReplaceAll(page, HostPagePlaceholder, h.EmbedderScriptSrc)
+}
+
+// HostRequirementsFor is DefaultHostRequirements for a document whose
+// scripts have the given CSP hash sources.
+func HostRequirementsFor(hashes []string) HostRequirements {
+	h := DefaultHostRequirements()
+	h.EmbedderScriptSrc = strings.Join(hashes, " ")
+	h.EmbedderCSP = "script-src " + h.EmbedderScriptSrc + "; " + embedderDirectives
+	return h
+}
+
+// DeniedFeatures are the permission-policy features the host's iframe
+// sets to 'none' (HostRequirements.IframeAllow): every feature a shipping
+// browser knows that reaches a device, the screen, the clipboard,
+// payments, credentials, storage outside the frame, the local network,
+// ads and attribution, on-device models or the page's lifecycle; a chart
+// needs none of them. TestBrowser/iframe_allow checks in Chromium that
+// the frame gets none of the features Chromium knows (only aria-notify,
+// an accessibility announcement, stays allowed). Names a browser does not
+// know are ignored by it.
+var DeniedFeatures = []string{
+	// sensors and devices
+	"accelerometer", "ambient-light-sensor", "battery", "bluetooth", "camera", "gamepad",
+	"geolocation", "gyroscope", "hid", "magnetometer", "microphone", "midi", "serial",
+	"smart-card", "speaker-selection", "usb", "xr-spatial-tracking",
+	// screen, windows and input
+	"all-screens-capture", "autoplay", "captured-surface-control", "display-capture",
+	"encrypted-media", "fullscreen", "idle-detection", "keyboard-map", "local-fonts",
+	"media-playback-while-not-visible", "picture-in-picture", "screen-wake-lock",
+	"web-share", "window-management", "focus-without-user-activation",
+	// clipboard
+	"clipboard-read", "clipboard-write",
+	// payments and credentials
+	"payment", "publickey-credentials-create", "publickey-credentials-get",
+	"identity-credentials-get", "otp-credentials", "digital-credentials-get",
+	"digital-credentials-create", "storage-access",
+	// network and sockets
+	"direct-sockets", "direct-sockets-private", "local-network", "local-network-access",
+	"loopback-network", "deferred-fetch", "deferred-fetch-minimal", "sync-xhr",
+	// ads, attribution and tracking
+	"attribution-reporting", "browsing-topics", "interest-cohort", "join-ad-interest-group",
+	"run-ad-auction", "private-aggregation", "private-state-token-issuance",
+	"private-state-token-redemption", "shared-storage", "shared-storage-select-url",
+	// on-device models
+	"language-detector", "language-model", "on-device-speech-recognition", "rewriter",
+	"summarizer", "translator", "writer",
+	// the page's lifecycle and isolation
+	"compute-pressure", "cross-origin-isolated", "document-domain", "unload",
+	// client hints (the frame sends no request; denied all the same)
+	"ch-device-memory", "ch-downlink", "ch-dpr", "ch-ect", "ch-prefers-color-scheme",
+	"ch-prefers-reduced-motion", "ch-prefers-reduced-transparency", "ch-rtt", "ch-save-data",
+	"ch-ua", "ch-ua-arch", "ch-ua-bitness", "ch-ua-form-factors", "ch-ua-full-version",
+	"ch-ua-full-version-list", "ch-ua-high-entropy-values", "ch-ua-mobile", "ch-ua-model",
+	"ch-ua-platform", "ch-ua-platform-version", "ch-ua-wow64", "ch-viewport-height",
+	"ch-viewport-width", "ch-width",
+}
+
+// IframeAllow is the allow attribute value that denies every feature in
+// DeniedFeatures: "accelerometer 'none'; ambient-light-sensor 'none'; ...".
+func IframeAllow() string {
+	parts := make([]string, len(DeniedFeatures))
+	for i, f := range DeniedFeatures {
+		parts[i] = f + " 'none'"
+	}
+	return strings.Join(parts, "; ")
 }
 
 // SandboxTokens is the only sandbox attribute value a host may use.
@@ -257,7 +351,7 @@ func buildDocument(js string, imports []string) (*Output, error) {
 			SHA256:   hex.EncodeToString(sum[:]),
 			Imports:  imports,
 			Messages: MessageSchema,
-			Host:     DefaultHostRequirements(),
+			Host:     HostRequirementsFor(hashes),
 		},
 	}, nil
 }

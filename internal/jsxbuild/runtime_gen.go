@@ -36,8 +36,8 @@ var gen4JSON string
 
 // generatedRuntime maps each runtime file to its generated forms.
 var generatedRuntime = map[string]runtimeScript{
-	// shim/boot.js: sha256 2cb6e04da0f43b8f5c0e66b37840c6a7194f540cbd837978ad637d29e6d648e2
-	"shim/boot.js": {text: gen0Text, json: gen0JSON, hash: "'sha256-LLbgTaD0O49cDmazeEDGpxlPVAy9g3l4rWN9KebWSOI='"},
+	// shim/boot.js: sha256 aa2e86d8f42ab5ca2562f995c6bd9c92b8ce8882cc9468e5e58435c60c775735
+	"shim/boot.js": {text: gen0Text, json: gen0JSON, hash: "'sha256-qi6G2PQqtcolYvmVxr2ckrjOiILMlGjl5YQ1xgx3VzU='"},
 	// runtime/react.production.min.js: sha256 d949f1c3687aedadcedac85261865f29b17cd273997e7f6b2bfc53b2f9d4c4dd
 	"runtime/react.production.min.js": {text: gen1Text, json: gen1JSON, hash: "'sha256-2Unxw2h67a3O2shSYYZfKbF80nOZfn9rK/xTsvnUxN0='"},
 	// runtime/react-dom.production.min.js: sha256 35f4f974f4b2bcd44da73963347f8952e341f83909e4498227d4e26b98f66f0d

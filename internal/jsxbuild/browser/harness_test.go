@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/codeexec/codeexec-operator/internal/jsxbuild"
 	"github.com/codeexec/codeexec-operator/internal/testutil/netns"
 )
 
@@ -134,10 +136,34 @@ func (l *listener) log() string {
 }
 
 // hostServer serves web/ on loopback and records every other request.
+// /host.html?doc=N is web/host.html with its script-src filled in for the
+// N-th registered document (jsxbuild.FillHostPage), as a product's server
+// sends it; /host.html alone is the file unchanged.
 type hostServer struct {
 	url   string
 	mu    sync.Mutex
 	stray []string
+	docs  []jsxbuild.HostRequirements
+}
+
+// pageFor registers a document's host requirements and returns the path
+// of the host page made for it.
+func (h *hostServer) pageFor(req jsxbuild.HostRequirements) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.docs = append(h.docs, req)
+	return fmt.Sprintf("/host.html?doc=%d", len(h.docs)-1)
+}
+
+// hostRequirementsOf returns the host requirements of a compiled
+// document, read from its own CSP (TestManifestHostRequirements checks
+// that the manifest says the same).
+func hostRequirementsOf(html string) jsxbuild.HostRequirements {
+	m := regexp.MustCompile(`<meta http-equiv="Content-Security-Policy" content="[^"]*script-src ([^;"]*)`).FindStringSubmatch(html)
+	if m == nil {
+		return jsxbuild.DefaultHostRequirements()
+	}
+	return jsxbuild.HostRequirementsFor(strings.Fields(m[1]))
 }
 
 const (
@@ -163,8 +189,28 @@ func startHost(t *testing.T, webDir string) *hostServer {
 		}
 		switch r.URL.Path {
 		case "/host.html":
+			b, err := os.ReadFile(filepath.Join(webDir, "host.html"))
+			if err != nil {
+				http.Error(w, err.Error(), 500)
+				return
+			}
+			page := string(b)
+			if d := r.URL.Query().Get("doc"); d != "" {
+				n, err := strconv.Atoi(d)
+				hs.mu.Lock()
+				ok := err == nil && n >= 0 && n < len(hs.docs)
+				if ok {
+					page = jsxbuild.FillHostPage(page, hs.docs[n])
+				}
+				hs.mu.Unlock()
+				if !ok {
+					http.NotFound(w, r)
+					return
+				}
+			}
 			http.SetCookie(w, &http.Cookie{Name: "cxhostsecret", Value: "cookie-7f3a9c", Path: "/"})
-			files.ServeHTTP(w, r)
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Write([]byte(page))
 		case "/bare.html":
 			// host.html without its own CSP: shows what the document's
 			// CSP and the sandbox do alone.

@@ -15,7 +15,18 @@
     } catch (e) {
       s = "unprintable error";
     }
-    return s.length > MAX_TEXT ? s.slice(0, MAX_TEXT) : s;
+    if (typeof s !== "string") {
+      s = "unprintable error";
+    }
+    if (s.length > MAX_TEXT) {
+      s = s.slice(0, MAX_TEXT);
+      // never half of a surrogate pair
+      var last = s.charCodeAt(MAX_TEXT - 1);
+      if (last >= 0xd800 && last <= 0xdbff) {
+        s = s.slice(0, MAX_TEXT - 1);
+      }
+    }
+    return s;
   }
 
   function post(type, phase, message) {
@@ -41,6 +52,63 @@
   window.addEventListener("unhandledrejection", function (ev) {
     post("error", "runtime", ev && ev.reason);
   });
+
+  // In-document links (href="#name") only scroll. An about:srcdoc
+  // document's base URL is its parent's, so following one would navigate
+  // the frame to the host page's URL (which the host's frame-src 'none'
+  // blocks, leaving an error page in the frame). This listener is the
+  // first one on the window's capture phase, before any code of the
+  // component's: for a link whose href is a fragment alone it cancels the
+  // navigation and scrolls to the element named instead. Every other
+  // link is left to the sandbox and the CSPs, which block it.
+  var XLINK = "http://www.w3.org/1999/xlink";
+  function fragmentOf(el) {
+    var href = el.getAttribute("href");
+    if (href === null && el.namespaceURI !== "http://www.w3.org/1999/xhtml") {
+      href = el.getAttributeNS(XLINK, "href");
+    }
+    if (typeof href !== "string") {
+      return null;
+    }
+    // What the URL parser ignores: leading and trailing C0 controls and
+    // spaces, and tabs and newlines anywhere.
+    href = href.replace(/^[\u0000-\u0020]+|[\u0000-\u0020]+$/g, "").replace(/[\t\n\r]/g, "");
+    return href.charAt(0) === "#" ? href.slice(1) : null;
+  }
+  function scrollToFragment(frag) {
+    var name = frag;
+    try {
+      name = decodeURIComponent(frag);
+    } catch (e) {
+      // keep it as written
+    }
+    var target = document.getElementById(frag) || document.getElementById(name) ||
+      document.getElementsByName(name)[0] || null;
+    if (target && typeof target.scrollIntoView === "function") {
+      target.scrollIntoView();
+    } else if (name === "" || name.toLowerCase() === "top") {
+      window.scrollTo(0, 0);
+    }
+  }
+  window.addEventListener("click", function (ev) {
+    var path = typeof ev.composedPath === "function" ? ev.composedPath() : [ev.target];
+    for (var i = 0; i < path.length; i++) {
+      var el = path[i];
+      if (!el || el.nodeType !== 1) {
+        continue;
+      }
+      var tag = String(el.localName).toLowerCase();
+      if (tag !== "a" && tag !== "area") {
+        continue;
+      }
+      var frag = fragmentOf(el);
+      if (frag !== null) {
+        ev.preventDefault();
+        scrollToFragment(frag);
+      }
+      return;
+    }
+  }, true);
 
   var ALLOWED = ["react", "react-dom", "react-dom/client", "react/jsx-runtime", "recharts"];
   var jsxRuntime = null;
