@@ -70,7 +70,9 @@ func (p *bpfProg) jeq(k uint32, jt, jf string) {
 func (p *bpfProg) jge(k uint32, jt, jf string) {
 	p.add(unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K, K: k}, jt, jf)
 }
-func (p *bpfProg) ret(k uint32) { p.add(unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: k}, "", "") }
+func (p *bpfProg) ret(k uint32) {
+	p.add(unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: k}, "", "")
+}
 func (p *bpfProg) add(f unix.SockFilter, jt, jf string) {
 	p.ins = append(p.ins, f)
 	p.jt = append(p.jt, jt)
