@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"unsafe"
 )
 
 // SignalContext makes the calling process immune to every signal that can
@@ -27,6 +28,13 @@ import (
 //     result line (a cancelled run is a RuntimeError, see pyexec);
 //   - every other signal is dropped.
 //
+// The runtime does not let signal.Notify take 32 and 34 (glibc's and
+// musl's reserved signals, _SigSetStack in its table): their default
+// action would end the runner, so every signal still at SIG_DFL after
+// Notify is set to SIG_IGN (ignoreTheRest). Ignored signals survive
+// execve; the sandbox helper resets every disposition before it execs
+// python (sandboxchild.resetSignals).
+//
 // SIGKILL and SIGSTOP cannot be caught; what they do to each role is in
 // docs/pod-boundary.md. Signals that look like faults to the Go runtime
 // (a SIGSEGV with a positive si_code, or SI_QUEUE from rt_sigqueueinfo)
@@ -40,6 +48,7 @@ func SignalContext(parent context.Context) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(parent)
 	ch := make(chan os.Signal, 64)
 	signal.Notify(ch)
+	ignoreTheRest()
 	done := make(chan struct{})
 	go func() {
 		for {
@@ -69,3 +78,29 @@ func (s *StopSignal) Error() string {
 
 // Unwrap makes a stop a context.Canceled to errors.Is.
 func (s *StopSignal) Unwrap() error { return context.Canceled }
+
+// kernelSigaction is the kernel's struct sigaction on amd64 and arm64.
+type kernelSigaction struct {
+	handler, flags, restorer, mask uint64
+}
+
+const sigIgn = 1
+
+// ignoreTheRest sets every signal whose disposition is still SIG_DFL
+// (those the Go runtime keeps away from signal.Notify) to SIG_IGN.
+func ignoreTheRest() {
+	for sig := uintptr(1); sig <= 64; sig++ {
+		if syscall.Signal(sig) == syscall.SIGKILL || syscall.Signal(sig) == syscall.SIGSTOP {
+			continue
+		}
+		var old kernelSigaction
+		if _, _, e := syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, sig, 0, uintptr(unsafe.Pointer(&old)), 8, 0, 0); e != 0 {
+			continue
+		}
+		if old.handler != 0 {
+			continue
+		}
+		ign := kernelSigaction{handler: sigIgn}
+		_, _, _ = syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, sig, uintptr(unsafe.Pointer(&ign)), 0, 8, 0, 0)
+	}
+}
