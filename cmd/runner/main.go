@@ -11,16 +11,16 @@ package main
 import (
 	"context"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/codeexec/codeexec-operator/internal/runner"
 )
 
 func main() {
-	// The runner must survive what user code does to its process group.
-	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	os.Exit(runner.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	// Code that shares the runner's uid can signal it: every catchable
+	// signal is caught, SIGTERM and SIGINT end the run with a result line,
+	// the rest are dropped (runner.SignalContext).
+	ctx, stop := runner.SignalContext(context.Background())
+	code := runner.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }

@@ -114,7 +114,15 @@ func classifyReason(o *outcome) result.ExecutionResult {
 	case o.timedOut:
 		return result.Failure(result.Timeout, fmt.Sprintf("the code ran past the wall-clock limit of %s and was killed with every process it started", o.timeout))
 	case o.cancelled:
-		return result.Failure(result.InternalError, "the execution was cancelled (the runner was asked to stop) and its processes were killed")
+		// The runner was asked to stop (SIGTERM from the kubelet, the
+		// judge gone, or the code signalling its own supervisor): the
+		// run ended without a verdict of its own, which is not a fault of
+		// the runner.
+		why := "the runner was asked to stop"
+		if o.cancelCause != "" {
+			why += ": " + o.cancelCause
+		}
+		return result.Failure(result.RuntimeError, "the execution was cancelled ("+why+") and its processes were killed")
 	case o.flooded != "":
 		return result.Failure(result.OutputLimitExceeded, fmt.Sprintf("the code wrote more than %d bytes to %s and was stopped; the output kept is cut to its head and tail", o.stdout.flood, o.flooded))
 	case o.scratchExceeded:

@@ -29,7 +29,7 @@ func TestClassify(t *testing.T) {
 		"completed":                {o: clean(outcome{channel: []byte(ok)}), want: result.Completed},
 		"timeout wins":             {o: outcome{timedOut: true, signal: syscall.SIGKILL, channel: []byte(ok)}, want: result.Timeout},
 		"flood":                    {o: outcome{flooded: "stdout", signal: syscall.SIGKILL}, want: result.OutputLimitExceeded},
-		"cancelled":                {o: outcome{cancelled: true, signal: syscall.SIGKILL}, want: result.InternalError},
+		"cancelled":                {o: outcome{cancelled: true, signal: syscall.SIGKILL}, want: result.RuntimeError},
 		"helper failed":            {o: clean(outcome{exitCode: 121, setupErr: "exec failed"}), want: result.InternalError},
 		"sigxcpu":                  {o: outcome{signal: syscall.SIGXCPU, cpu: 5 * time.Second}, want: result.CPULimitExceeded},
 		"hard cpu kill":            {o: outcome{signal: syscall.SIGKILL, cpu: 6 * time.Second}, want: result.CPULimitExceeded},

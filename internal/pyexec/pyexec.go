@@ -232,6 +232,7 @@ func run(ctx context.Context, o Options) result.ExecutionResult {
 type outcome struct {
 	setupErr            string // the helper failed before exec
 	timedOut, cancelled bool
+	cancelCause         string // why ctx ended (context.Cause), when cancelled
 	flooded             string // "stdout" or "stderr"
 	scratchExceeded     bool
 	exited              bool
@@ -579,6 +580,7 @@ func supervise(ctx context.Context, p *plan, c *child) *outcome {
 	}()
 
 	var timedOut, cancelled, scratchOver atomic.Bool
+	var cause atomic.Value
 	var timer *time.Timer
 	if !o.NoWallClock {
 		timer = time.AfterFunc(o.Timeout, func() { timedOut.Store(true); kill() })
@@ -588,6 +590,9 @@ func supervise(ctx context.Context, p *plan, c *child) *outcome {
 		case <-ctx.Done():
 			cancelled.Store(true)
 			kill()
+			if c := context.Cause(ctx); c != nil {
+				cause.Store(c.Error())
+			}
 		case <-stop:
 		}
 	}()
@@ -620,6 +625,9 @@ func supervise(ctx context.Context, p *plan, c *child) *outcome {
 
 	out.timedOut = timedOut.Load()
 	out.cancelled = cancelled.Load()
+	if c, ok := cause.Load().(string); ok {
+		out.cancelCause = c
+	}
 	out.scratchExceeded = scratchOver.Load()
 	if w, ok := floodWhich.Load().(string); ok {
 		out.flooded = w

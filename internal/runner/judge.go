@@ -198,7 +198,7 @@ func readReport(ctx context.Context, conn *net.UnixConn, max int64, deadline tim
 			continue
 		}
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, context.Cause(ctx)
 		}
 		return line, err
 	}
@@ -212,7 +212,9 @@ func verdict(c Config, line []byte, rerr error, elapsed time.Duration) result.Ex
 	case errors.Is(rerr, errReportTooLarge):
 		return result.Failure(result.OutputLimitExceeded, fmt.Sprintf("the sandbox's report is over %d bytes", maxReportLine(c)))
 	case errors.Is(rerr, context.Canceled) || errors.Is(rerr, context.DeadlineExceeded):
-		return result.Failure(result.InternalError, "the judge was stopped before the sandbox reported")
+		// The kubelet stopped the Pod (SIGTERM, see SignalContext): the
+		// execution was cancelled, which is not a fault of the runner.
+		return result.Failure(result.RuntimeError, "the execution was cancelled: the judge was stopped before the sandbox reported ("+rerr.Error()+")")
 	case errors.As(rerr, &ne) && ne.Timeout():
 		return result.Failure(result.Timeout, fmt.Sprintf("no result within the timeout of %s (the judge's clock)", c.Timeout))
 	case rerr != nil && !errors.Is(rerr, io.EOF) && !errors.Is(rerr, syscall.ECONNRESET):

@@ -114,6 +114,14 @@ type pairRun struct {
 // sandbox` (another uid) in one new PID namespace.
 func runPair(t *testing.T, code string, timeoutSeconds int64, extraJudge ...string) pairRun {
 	t.Helper()
+	return runPairThen(t, code, timeoutSeconds, "", extraJudge...)
+}
+
+// runPairThen is runPair with a shell snippet run once both roles are
+// started and the judge has installed its signal handlers ($judge and
+// $sandbox are their pids).
+func runPairThen(t *testing.T, code string, timeoutSeconds int64, then string, extraJudge ...string) pairRun {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatal("the two-uid test needs root (CI runs as root)")
 	}
@@ -156,6 +164,16 @@ func runPair(t *testing.T, code string, timeoutSeconds int64, extraJudge ...stri
 	script := fmt.Sprintf(`%s %s judge --task-dir %s --channel %s --termination-log %s --report-grace 2s %s >%s/out 2>%s/err &
 judge=$!
 %s %s sandbox --task-dir %s --channel %s --scratch-dir %s --python %s >/dev/null 2>&1 &
+sandbox=$!
+if [ -n "$THEN" ]; then
+	# until the judge has installed its handlers (SignalContext ignores
+	# signal 32 last)
+	until [ $(( 0x$(awk '/^SigIgn/ {print $2}' /proc/$judge/status 2>/dev/null || echo 0) >> 31 & 1 )) = 1 ]; do
+		kill -0 $judge 2>/dev/null || break
+		sleep 0.05
+	done
+	eval "$THEN"
+fi
 wait $judge
 echo "judge exit $?"
 `, as(testJudgeUID), bin, task, socket, termLog, strings.Join(extraJudge, " "), judgeDir, judgeDir,
@@ -163,7 +181,7 @@ echo "judge exit $?"
 	// PID 1 of the namespace is this root shell: when it exits, the
 	// kernel kills whatever the sandbox left behind.
 	cmd := exec.Command("unshare", "--pid", "--fork", "--mount", "--mount-proc", "--propagation", "private", "sh", "-c", script)
-	cmd.Env = append(os.Environ(), "PATH=/usr/local/bin:/usr/bin:/bin")
+	cmd.Env = append(os.Environ(), "PATH=/usr/local/bin:/usr/bin:/bin", "THEN="+then)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("the pair failed: %v\n%s", err, out)

@@ -156,16 +156,32 @@ import time; time.sleep(600)
 `,
 			timeout: 5, reason: execv1.ReasonTimeout, msg: "wall-clock limit of 5s",
 		},
-		// A signal the supervisor's runtime handles does reach it (SIGQUIT
-		// makes a Go program dump and exit): the code can silence its
-		// supervisor, and the judge then reports that the sandbox stopped
-		// before it reported; it cannot make either of them lie.
-		"SIGQUIT to the supervisor": {
+		// The supervisor (PID 1 of the sandbox container, the code's uid)
+		// has a handler for every catchable signal, so the kernel delivers
+		// them all from inside the namespace; runner.SignalContext drops
+		// each one (SIGQUIT, SIGSEGV, SIGABRT used to make it dump and
+		// exit): the code completes and the verdict is its result.
+		"every signal to the supervisor": {
 			code: attackPrelude + `
-attempt(lambda: os.kill(1, signal.SIGQUIT))
+sent = {}
+for s in range(1, 65):
+    if s in (signal.SIGKILL, signal.SIGSTOP, signal.SIGINT, signal.SIGTERM):
+        continue
+    r = attempt(lambda: signal.pidfd_send_signal(os.pidfd_open(1), s))
+    sent[r] = sent.get(r, 0) + 1
+import time; time.sleep(1)
+result = sent
+`,
+			timeout: 20, reason: execv1.ReasonCompleted, result: `{"done": 60}`,
+		},
+		// SIGTERM is the kubelet's stop: the supervisor cancels the run and
+		// still reports; the code can end its own run this way, nothing more.
+		"SIGTERM to the supervisor": {
+			code: attackPrelude + `
+attempt(lambda: os.kill(1, signal.SIGTERM))
 import time; time.sleep(600)
 `,
-			timeout: 20, reason: execv1.ReasonRuntimeError, msg: "stopped before it reported",
+			timeout: 20, reason: execv1.ReasonRuntimeError, msg: "cancelled",
 		},
 	}
 	for _, rc := range runtimes() {

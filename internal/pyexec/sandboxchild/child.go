@@ -97,6 +97,7 @@ func childMain(specJSON string) {
 		fail("pyexec helper: env: %v", err)
 	}
 	listener := newListenerMsg(s.AS)
+	sigFilter := newSignalFilter()
 	if err := prepareChild(s); err != nil {
 		fail("pyexec helper: %v", err)
 	}
@@ -108,7 +109,12 @@ func childMain(specJSON string) {
 	if _, _, e := syscall.RawSyscall(syscall.SYS_SETRLIMIT, unix.RLIMIT_AS, uintptr(unsafe.Pointer(&as)), 0); e != 0 {
 		rawFail("pyexec helper: setrlimit RLIMIT_AS failed, errno ", e)
 	}
+	if e := sigFilter.install(); e != 0 && e != syscall.ENOSYS {
+		rawFail("pyexec helper: installing the signal filter failed, errno ", e)
+	}
 	listener.installAndSend()
+	// Last: from here on a signal meets the kernel's default action.
+	resetSignals()
 	_, _, e := syscall.RawSyscall(syscall.SYS_EXECVE, uintptr(unsafe.Pointer(path)),
 		uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envv[0])))
 	rawFail("pyexec helper: exec of python failed, errno ", e)
