@@ -163,3 +163,9 @@ func RefusalEnds(first time.Time, attempts int, now time.Time, bound time.Durati
 func refusedRetry(bound time.Duration) time.Duration {
 	return max(bound/minRefusedAttempts, 100*time.Millisecond)
 }
+
+// ReasonImpostorPod is the reason of the Warning event about a Pod that
+// claims to be the execution's (its labels, a controller ownerReference
+// to the execution's Job) but is not what the Job controller creates from
+// the Job's template: it is ignored.
+const ReasonImpostorPod = "ImpostorPod"
