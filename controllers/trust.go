@@ -192,8 +192,11 @@ func comparableJobSpec(j *batchv1.Job) batchv1.JobSpec {
 //     when the template names none (the Priority admission plugin);
 //   - spec.overhead (the RuntimeClass admission plugin);
 //   - spec.schedulingGates (added by schedulers' webhooks, and removed);
-//   - the resources of every container (LimitRanger defaults, requests
-//     defaulted from limits on Pods only, in-place resize).
+//   - spec.imagePullSecrets beyond the template's (the ServiceAccount
+//     admission plugin adds the service account's);
+//   - the resources and resizePolicy of every container (LimitRanger
+//     defaults, requests defaulted from limits on Pods only, in-place
+//     resize).
 //
 // Everything else of the spec, ephemeral containers included, must be
 // equal.
@@ -223,17 +226,23 @@ func PodDiffersFromTemplate(pod *corev1.Pod, job *batchv1.Job) string {
 			return "spec.nodeSelector[" + k + "]"
 		}
 	}
+	for _, ps := range want.ImagePullSecrets {
+		if !slices.Contains(got.ImagePullSecrets, ps) {
+			return "spec.imagePullSecrets"
+		}
+	}
 	for _, s := range []*corev1.PodSpec{want, got} {
+		s.ImagePullSecrets = nil
 		s.NodeName = ""
 		s.Tolerations, s.NodeSelector = nil, nil
 		s.Priority, s.PreemptionPolicy = nil, nil
 		s.Overhead = nil
 		s.SchedulingGates = nil
 		for i := range s.Containers {
-			s.Containers[i].Resources = corev1.ResourceRequirements{}
+			s.Containers[i].Resources, s.Containers[i].ResizePolicy = corev1.ResourceRequirements{}, nil
 		}
 		for i := range s.InitContainers {
-			s.InitContainers[i].Resources = corev1.ResourceRequirements{}
+			s.InitContainers[i].Resources, s.InitContainers[i].ResizePolicy = corev1.ResourceRequirements{}, nil
 		}
 	}
 	if want.ServiceAccountName == "" && want.DeprecatedServiceAccount == "" {

@@ -53,6 +53,8 @@ func TestPodDiffersFromTemplate(t *testing.T) {
 			p.Spec.Overhead = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("20Mi")}
 			p.Spec.SchedulingGates = []corev1.PodSchedulingGate{{Name: "kueue"}}
 			p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1m")}
+			p.Spec.Containers[0].ResizePolicy = []corev1.ContainerResizePolicy{{ResourceName: corev1.ResourceCPU, RestartPolicy: corev1.NotRequired}}
+			p.Spec.ImagePullSecrets = []corev1.LocalObjectReference{{Name: "registry"}}
 		}, ""},
 		{"no controller reference", func(p *corev1.Pod) { p.OwnerReferences = nil }, "metadata.ownerReferences"},
 		{"a template label missing", func(p *corev1.Pod) { delete(p.Labels, execv1.LabelExecutionUID) }, "metadata.labels[" + execv1.LabelExecutionUID + "]"},
