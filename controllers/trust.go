@@ -69,6 +69,14 @@ func (r *CodeExecutionReconciler) createOwned(ctx context.Context, ce *execv1.Co
 	// only what the object holds tells it from what the controller
 	// creates.
 	diff, err := r.differs(ctx, obj, existing)
+	if apierrors.IsForbidden(err) || apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) {
+		// What the controller would create cannot be known (a webhook
+		// that refuses dry-runs, a quota the existing object fills):
+		// nothing is adopted unchecked.
+		return nil, &Outcome{Reason: execv1.ReasonInternalError, Message: fmt.Sprintf(
+			"%s %s already exists and is marked as controlled by this CodeExecution, but cannot be checked against what the controller creates (%s): refusing to use it",
+			kind, obj.GetName(), apiMessage(err))}, nil
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("checking %s %s, which already exists: %w", kind, obj.GetName(), err)
 	}
@@ -88,7 +96,8 @@ func (r *CodeExecutionReconciler) createOwned(ctx context.Context, ce *execv1.Co
 // A Job or a NetworkPolicy is compared, spec against spec, with what the
 // API server makes of want: a server-side dry-run create (defaults,
 // mutating admission) under a generated name. A dry-run that fails is an
-// error: nothing is adopted unchecked.
+// error (createOwned ends the execution if it was refused, retries
+// otherwise): nothing is adopted unchecked.
 func (r *CodeExecutionReconciler) differs(ctx context.Context, want, existing client.Object) (string, error) {
 	switch w := want.(type) {
 	case *corev1.ConfigMap:

@@ -228,6 +228,21 @@ func TestReconcileAlreadyExistsDryRunErrorIsRetriedNotAdopted(t *testing.T) {
 	}
 }
 
+// A dry-run the API server refuses (a webhook that does not take
+// dry-runs) ends the execution: nothing is adopted unchecked.
+func TestReconcileAlreadyExistsDryRunRefusedEnds(t *testing.T) {
+	e := plant(t, func(_ *corev1.ConfigMap, _ *networkingv1.NetworkPolicy, j *batchv1.Job) client.Object { return j })
+	e.failWith(onKind[*batchv1.Job]("dryrun", apierrors.NewBadRequest("admission webhook \"w\" does not support dry run")))
+	if _, err := e.reconcile(t); err != nil {
+		t.Fatal(err)
+	}
+	ce, c := e.state(t)
+	wantCond(t, c, metav1.ConditionFalse, execv1.ReasonInternalError, "cannot be checked against what the controller creates (dry-run create of what the controller builds: admission webhook")
+	if ce.Status.JobUID != "" {
+		t.Fatalf("status.jobUID = %q: adopted unchecked", ce.Status.JobUID)
+	}
+}
+
 func impostorEvents(e *env) int {
 	n := 0
 	rec := e.r.Recorder.(*events.FakeRecorder)
