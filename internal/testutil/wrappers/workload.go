@@ -84,11 +84,11 @@ func (w *PodWrapper) Labels(l map[string]string) *PodWrapper {
 func (w *PodWrapper) FromJob(job *batchv1.Job) *PodWrapper {
 	t := job.Spec.Template.DeepCopy()
 	w.Labels(t.Labels)
-	if len(t.Annotations) > 0 && w.ObjectMeta.Annotations == nil {
-		w.ObjectMeta.Annotations = map[string]string{}
+	if len(t.Annotations) > 0 && w.Annotations == nil {
+		w.Annotations = map[string]string{}
 	}
 	for k, v := range t.Annotations {
-		w.ObjectMeta.Annotations[k] = v
+		w.Annotations[k] = v
 	}
 	w.Spec = t.Spec
 	return w.ControlledBy(job)
