@@ -136,7 +136,9 @@ func jobPods(pods []corev1.Pod, job *batchv1.Job) (ours []corev1.Pod, impostors 
 // the one the controller created (status.taskConfigMapUID), else what
 // became of it. UIDs are never reused, so a ConfigMap that still has that
 // UID has been there, unchanged (it is immutable), since the controller
-// created it, before the Job: whatever the Pod mounted by name was it.
+// created it, before the Job: whatever the Pod mounted by name was it (a
+// counted Pod names the Job's UID as its controller, so it was created
+// after the Job, and so after the ConfigMap).
 // Executions started before the UID was recorded are not checked.
 func (r *CodeExecutionReconciler) taskReplaced(ctx context.Context, ce *execv1.CodeExecution) (string, error) {
 	if ce.Status.TaskConfigMapUID == "" {

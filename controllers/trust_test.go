@@ -327,6 +327,24 @@ func TestReconcileReplacedTaskConfigMapEndsWithoutTheResult(t *testing.T) {
 	}
 }
 
+func TestReconcileDeletedTaskConfigMapEndsWithoutTheResult(t *testing.T) {
+	e := newEnv(t)
+	e.started(t, result.Success(json.RawMessage(`1`)))
+	ce, _ := e.state(t)
+	name := TaskConfigMapName(ce.Name, ce.UID)
+	if err := e.c.Delete(context.Background(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: name}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.reconcile(t); err != nil {
+		t.Fatal(err)
+	}
+	ce, c := e.state(t)
+	wantCond(t, c, metav1.ConditionFalse, execv1.ReasonInternalError, "ConfigMap "+name+" was deleted while the execution ran")
+	if ce.Status.Result != nil {
+		t.Fatalf("status.result = %+v", ce.Status.Result)
+	}
+}
+
 func TestReconcileTaskConfigMapGetErrorIsRetried(t *testing.T) {
 	e := newEnv(t)
 	e.started(t, result.Success(json.RawMessage(`1`)))
