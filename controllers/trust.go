@@ -205,7 +205,8 @@ func comparableJobSpec(j *batchv1.Job) batchv1.JobSpec {
 //     admission plugin adds the service account's);
 //   - the resources and resizePolicy of every container (LimitRanger
 //     defaults, requests defaulted from limits on Pods only, in-place
-//     resize).
+//     resize), and its imagePullPolicy (the AlwaysPullImages admission
+//     plugin sets Always; the image itself is compared).
 //
 // Everything else of the spec, ephemeral containers included, must be
 // equal.
@@ -249,9 +250,11 @@ func PodDiffersFromTemplate(pod *corev1.Pod, job *batchv1.Job) string {
 		s.SchedulingGates = nil
 		for i := range s.Containers {
 			s.Containers[i].Resources, s.Containers[i].ResizePolicy = corev1.ResourceRequirements{}, nil
+			s.Containers[i].ImagePullPolicy = ""
 		}
 		for i := range s.InitContainers {
 			s.InitContainers[i].Resources, s.InitContainers[i].ResizePolicy = corev1.ResourceRequirements{}, nil
+			s.InitContainers[i].ImagePullPolicy = ""
 		}
 	}
 	if want.ServiceAccountName == "" && want.DeprecatedServiceAccount == "" {

@@ -55,6 +55,7 @@ func TestPodDiffersFromTemplate(t *testing.T) {
 			p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1m")}
 			p.Spec.Containers[0].ResizePolicy = []corev1.ContainerResizePolicy{{ResourceName: corev1.ResourceCPU, RestartPolicy: corev1.NotRequired}}
 			p.Spec.ImagePullSecrets = []corev1.LocalObjectReference{{Name: "registry"}}
+			p.Spec.Containers[0].ImagePullPolicy = corev1.PullAlways
 		}, ""},
 		{"no controller reference", func(p *corev1.Pod) { p.OwnerReferences = nil }, "metadata.ownerReferences"},
 		{"a template label missing", func(p *corev1.Pod) { delete(p.Labels, execv1.LabelExecutionUID) }, "metadata.labels[" + execv1.LabelExecutionUID + "]"},
