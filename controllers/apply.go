@@ -29,6 +29,7 @@ type workload struct {
 // instead.
 func (r *CodeExecutionReconciler) apply(ctx context.Context, ce *execv1.CodeExecution, o Observed, p Plan) (ctrl.Result, *workload, error) {
 	w := &workload{job: o.Job, pods: o.Pods}
+	r.reportImpostors(ce, o.Job, o.Impostors)
 	for _, obj := range p.Create {
 		_, fail, err := r.createOwned(ctx, ce, obj)
 		if err != nil {
@@ -55,6 +56,12 @@ func (r *CodeExecutionReconciler) stopWorkload(ctx context.Context, ce *execv1.C
 	r.queue.release(ce.Namespace, ce.UID)
 	r.started.Delete(ce.UID)
 	r.refusals.Delete(ce.UID)
+	r.impostors.Range(func(k, v any) bool {
+		if v == ce.UID {
+			r.impostors.Delete(k)
+		}
+		return true
+	})
 	if ce.Status.JobUID == "" {
 		return nil
 	}
@@ -72,11 +79,7 @@ func (r *CodeExecutionReconciler) stopWorkload(ctx context.Context, ce *execv1.C
 			return fmt.Errorf("listing Pods: %w", err)
 		}
 		w = &workload{job: job}
-		for _, p := range pods.Items {
-			if c := metav1.GetControllerOf(&p); c != nil && c.UID == job.UID {
-				w.pods = append(w.pods, p)
-			}
-		}
+		w.pods, _ = jobPods(pods.Items, job)
 	}
 	if string(w.job.UID) != ce.Status.JobUID {
 		return nil
@@ -104,6 +107,20 @@ func (r *CodeExecutionReconciler) stopWorkload(ctx context.Context, ce *execv1.C
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// reportImpostors emits a Warning event, once per Pod, about each Pod that
+// claims to be job's but is not what the Job controller creates from its
+// template. It is ignored otherwise: not counted, not deleted.
+func (r *CodeExecutionReconciler) reportImpostors(ce *execv1.CodeExecution, job *batchv1.Job, imp []Impostor) {
+	for _, i := range imp {
+		if _, seen := r.impostors.LoadOrStore(i.Pod.UID, ce.UID); seen {
+			continue
+		}
+		r.Recorder.Eventf(ce, i.Pod, corev1.EventTypeWarning, ReasonImpostorPod, "Ignore",
+			"Pod %s has a controller reference to Job %s but is not what the Job controller creates from its template (%s differs): ignored",
+			i.Pod.Name, job.Name, i.Diff)
+	}
 }
 
 // ignoreGone ignores the errors of deleting what is already gone or was

@@ -66,9 +66,12 @@ type CodeExecutionReconciler struct {
 	// refused, so that a refusal ends the execution after a bound
 	// (Bounds.CreateRefused) and not at once or never.
 	refusals sync.Map
+	// impostors remembers the Pods already reported as impostors (Pod
+	// UID → execution UID), so that each is evented once.
+	impostors sync.Map
 }
 
-type startedJob struct{ uid, name string }
+type startedJob struct{ uid, name, taskUID string }
 
 // DefaultMaxConcurrentReconciles lets Job creation keep up with bursts of
 // executions.
@@ -147,6 +150,9 @@ func (r *CodeExecutionReconciler) reconcile(ctx context.Context, ce *execv1.Code
 	if v, ok := r.started.Load(ce.UID); ok && ce.Status.JobUID == "" {
 		j := v.(startedJob)
 		ce.Status.JobUID, ce.Status.JobName = j.uid, j.name
+		if ce.Status.TaskConfigMapUID == "" {
+			ce.Status.TaskConfigMapUID = j.taskUID
+		}
 	}
 	if ce.Status.JobUID == "" {
 		res, err := r.start(ctx, ce)

@@ -58,6 +58,9 @@ func Compute(ce *execv1.CodeExecution, o Observed, b Bounds) Plan {
 		return end(Outcome{Reason: execv1.ReasonPodFailed, Message: fmt.Sprintf(
 			"Job %s was deleted before the runner reported and its name now belongs to another object (uid %s); an execution's Job is never recreated",
 			ce.Status.JobName, o.Replaced)})
+	case o.TaskReplaced != "":
+		return end(Outcome{Reason: execv1.ReasonInternalError, Message: o.TaskReplaced +
+			": the Pod mounts it by name, so the code that ran may not be this execution's; its result is not taken"})
 	}
 	v := Classify(Observation{Job: o.Job, Pods: o.Pods, Now: o.Now, Started: ce.Status.StartTime, CreateFailure: o.CreateFailure}, b)
 	if v.StartTime != nil && next.Status.StartTime == nil {

@@ -29,9 +29,19 @@ type Observed struct {
 	// (checked live); Replaced names what holds the name instead.
 	JobGone  bool
 	Replaced types.UID
-	// Pods are the Pods that Job controls. A Pod that merely carries the
-	// execution's labels is never among them.
+	// Pods are the Pods that Job controls and that are what the Job
+	// controller creates from its template (PodDiffersFromTemplate). A
+	// Pod that merely carries the execution's labels, or also a forged
+	// controller reference to the Job, is never among them.
 	Pods []corev1.Pod
+	// Impostors are the Pods with the execution's labels and a controller
+	// reference to its Job that are not what the Job controller creates,
+	// with the first field that differs: they are ignored (and evented).
+	Impostors []Impostor
+	// TaskReplaced, set once the runner ended, says how the task
+	// ConfigMap is no longer the one the controller created (its UID is
+	// not status.taskConfigMapUID): the Pod may have mounted another.
+	TaskReplaced string
 	// CreateFailure is the Job controller's reason for not creating the
 	// Pod, looked up only while a Job has gone a while without one.
 	CreateFailure string
@@ -76,11 +86,7 @@ func (r *CodeExecutionReconciler) observe(ctx context.Context, ce *execv1.CodeEx
 	if err := r.List(ctx, &pods, client.InNamespace(ce.Namespace), client.MatchingLabels{execv1.LabelExecutionUID: string(ce.UID)}); err != nil {
 		return o, fmt.Errorf("listing Pods: %w", err)
 	}
-	for _, p := range pods.Items {
-		if c := metav1.GetControllerOf(&p); c != nil && c.UID == job.UID {
-			o.Pods = append(o.Pods, p)
-		}
-	}
+	o.Pods, o.Impostors = jobPods(pods.Items, job)
 	if len(o.Pods) == 0 && !jobHadPod(job) && o.Now.Sub(job.CreationTimestamp.Time) >= r.Bounds.CreateFailureAfter {
 		if o.CreateFailure, err = r.createFailure(ctx, job); err != nil {
 			return o, err
@@ -88,6 +94,9 @@ func (r *CodeExecutionReconciler) observe(ctx context.Context, ce *execv1.CodeEx
 	}
 	v := Classify(Observation{Job: job, Pods: o.Pods, Now: o.Now, Started: ce.Status.StartTime}, r.Bounds)
 	if v.ReadResult {
+		if o.TaskReplaced, err = r.taskReplaced(ctx, ce); err != nil || o.TaskReplaced != "" {
+			return o, err
+		}
 		maxOut := int64(*ce.Status.Limits.MaxOutputBytes)
 		if s, err := result.ParseSummary(v.TerminationMessage, maxOut); err == nil {
 			o.LogRead = true
@@ -95,6 +104,58 @@ func (r *CodeExecutionReconciler) observe(ctx context.Context, ce *execv1.CodeEx
 		}
 	}
 	return o, nil
+}
+
+// Impostor is a Pod that claims to be the Job's but is not what the Job
+// controller creates from its template.
+type Impostor struct {
+	Pod  *corev1.Pod
+	Diff string
+}
+
+// jobPods splits pods into those job controls and that are what the Job
+// controller creates from its template, and the impostors: Pods with a
+// controller reference to job that are not. Pods not controlled by job
+// are neither.
+func jobPods(pods []corev1.Pod, job *batchv1.Job) (ours []corev1.Pod, impostors []Impostor) {
+	for i := range pods {
+		p := &pods[i]
+		if c := metav1.GetControllerOf(p); c == nil || c.UID != job.UID {
+			continue
+		}
+		if d := PodDiffersFromTemplate(p, job); d != "" {
+			impostors = append(impostors, Impostor{Pod: p.DeepCopy(), Diff: d})
+			continue
+		}
+		ours = append(ours, *p)
+	}
+	return ours, impostors
+}
+
+// taskReplaced reads the task ConfigMap live and returns "" when it is
+// the one the controller created (status.taskConfigMapUID), else what
+// became of it. UIDs are never reused, so a ConfigMap that still has that
+// UID has been there, unchanged (it is immutable), since the controller
+// created it, before the Job: whatever the Pod mounted by name was it (a
+// counted Pod names the Job's UID as its controller, so it was created
+// after the Job, and so after the ConfigMap).
+// Executions started before the UID was recorded are not checked.
+func (r *CodeExecutionReconciler) taskReplaced(ctx context.Context, ce *execv1.CodeExecution) (string, error) {
+	if ce.Status.TaskConfigMapUID == "" {
+		return "", nil
+	}
+	name := TaskConfigMapName(ce.Name, ce.UID)
+	cm := &corev1.ConfigMap{}
+	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: ce.Namespace, Name: name}, cm)
+	switch {
+	case apierrors.IsNotFound(err):
+		return fmt.Sprintf("ConfigMap %s was deleted while the execution ran", name), nil
+	case err != nil:
+		return "", fmt.Errorf("getting the task ConfigMap %s: %w", name, err)
+	case string(cm.UID) != ce.Status.TaskConfigMapUID:
+		return fmt.Sprintf("ConfigMap %s was replaced while the execution ran (uid %s, created as %s)", name, cm.UID, ce.Status.TaskConfigMapUID), nil
+	}
+	return "", nil
 }
 
 // createFailure returns the message of the Job controller's latest

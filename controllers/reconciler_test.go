@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -81,8 +82,15 @@ func newEnv(t *testing.T, objs ...client.Object) *env {
 		WithIndex(&corev1.Event{}, "reason", func(o client.Object) []string { return []string{o.(*corev1.Event).Reason} }).
 		WithInterceptorFuncs(interceptor.Funcs{
 			Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
-				if err := e.check("create", obj); err != nil {
+				op := "create"
+				if o := (&client.CreateOptions{}).ApplyOptions(opts); slices.Contains(o.DryRun, metav1.DryRunAll) {
+					op = "dryrun"
+				}
+				if err := e.check(op, obj); err != nil {
 					return err
+				}
+				if op == "dryrun" {
+					return c.Create(ctx, obj, opts...)
 				}
 				if obj.GetUID() == "" {
 					obj.SetUID(uuid.NewUUID()) // the fake client sets none
@@ -256,7 +264,7 @@ func (e *env) started(t *testing.T, r result.ExecutionResult) (*batchv1.Job, *co
 		t.Fatal(err)
 	}
 	line := result.Encode(r)
-	pod := wrappers.MakePod(job.Name+"-p", "team").Labels(job.Spec.Template.Labels).ControlledBy(job).
+	pod := wrappers.MakePod(job.Name+"-p", "team").FromJob(job).
 		Terminated(int32(r.ExitCode()), string(result.Summarize(r, line).Encode()), metav1.NewTime(e.clock.Now())).Obj()
 	if err := e.c.Create(context.Background(), pod); err != nil {
 		t.Fatal(err)

@@ -129,12 +129,17 @@ func (r *CodeExecutionReconciler) start(ctx context.Context, ce *execv1.CodeExec
 			finish(ce, *fail, now)
 			return ctrl.Result{}, nil
 		}
+		if cm, ok := created.(*corev1.ConfigMap); ok && cm.Name == TaskConfigMapName(ce.Name, ce.UID) {
+			// The Pod mounts the task by name: the result is taken only
+			// if the ConfigMap of that name still has this UID (observe).
+			ce.Status.TaskConfigMapUID = string(cm.UID)
+		}
 		if job, ok := created.(*batchv1.Job); ok {
 			r.refusals.Delete(ce.UID)
 			ce.Status.JobUID = string(job.UID)
 			ce.Status.JobName = job.Name
 			started = true
-			r.started.Store(ce.UID, startedJob{uid: ce.Status.JobUID, name: job.Name})
+			r.started.Store(ce.UID, startedJob{uid: ce.Status.JobUID, name: job.Name, taskUID: ce.Status.TaskConfigMapUID})
 			setCondition(ce, metav1.ConditionUnknown, execv1.ReasonPending, "waiting for Job "+job.Name+" to start its Pod")
 			ctrl.LoggerFrom(ctx).Info("Created Job", "job", klog.KObj(job))
 		}

@@ -3,6 +3,9 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"slices"
+	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -11,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -25,8 +29,9 @@ import (
 // the namespace can create one first. An object that already exists is
 // read live (the cache holds only labelled objects, so it cannot see an
 // unlabelled impostor) and used only if this execution controls it and it
-// holds what the controller would have created; anything else ends the
-// execution with InternalError naming the object. A refusal (403, 400,
+// is what the controller would have created (see differs: an
+// ownerReference alone is forgeable); anything else ends the execution
+// with InternalError naming the object, which is left alone. A refusal (403, 400,
 // 413, 422: a webhook or admission policy, a quota, an invalid object) is
 // returned as a *createRefused, which start retries only within
 // Bounds.CreateRefused; any other error is transient and retried.
@@ -60,53 +65,263 @@ func (r *CodeExecutionReconciler) createOwned(ctx context.Context, ce *execv1.Co
 		return nil, &Outcome{Reason: execv1.ReasonInternalError, Message: fmt.Sprintf(
 			"%s %s already exists and is not controlled by this CodeExecution: refusing to use it", kind, obj.GetName())}, nil
 	}
-	if !sameContent(obj, existing) {
+	// An ownerReference is forgeable by anyone who may create the object:
+	// only what the object holds tells it from what the controller
+	// creates.
+	diff, err := r.differs(ctx, obj, existing)
+	if apierrors.IsForbidden(err) || apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) {
+		// What the controller would create cannot be known (a webhook
+		// that refuses dry-runs, a quota the existing object fills):
+		// nothing is adopted unchecked.
 		return nil, &Outcome{Reason: execv1.ReasonInternalError, Message: fmt.Sprintf(
-			"%s %s is marked as controlled by this CodeExecution but does not hold what the controller builds: refusing to use it", kind, obj.GetName())}, nil
+			"%s %s already exists and is marked as controlled by this CodeExecution, but cannot be checked against what the controller creates (%s): refusing to use it",
+			kind, obj.GetName(), apiMessage(err))}, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("checking %s %s, which already exists: %w", kind, obj.GetName(), err)
+	}
+	if diff != "" {
+		return nil, &Outcome{Reason: execv1.ReasonInternalError, Message: fmt.Sprintf(
+			"%s %s already exists and is marked as controlled by this CodeExecution, but is not what the controller creates (%s differs): refusing to use it",
+			kind, obj.GetName(), diff)}, nil
 	}
 	return existing, nil, nil
 }
 
-// sameContent reports whether existing holds what the controller built as
-// want, in what matters to what runs: the data of a ConfigMap, the Pod
-// template of a Job. A NetworkPolicy is judged by ownership alone: policies
-// only add up, so a forged one grants nothing a neighbour's own could not.
-func sameContent(want, existing client.Object) bool {
+// differs returns "" when existing, found where the controller was
+// creating want, is what that create would have made, else the first
+// field that differs. A ConfigMap must be immutable and hold exactly
+// want's data (the task ConfigMap is the code that runs; a result
+// ConfigMap is also checked by every reader against status.result.sha256).
+// A Job or a NetworkPolicy is compared, spec against spec, with what the
+// API server makes of want: a server-side dry-run create (defaults,
+// mutating admission) under a generated name. A dry-run that fails is an
+// error (createOwned ends the execution if it was refused, retries
+// otherwise): nothing is adopted unchecked.
+func (r *CodeExecutionReconciler) differs(ctx context.Context, want, existing client.Object) (string, error) {
 	switch w := want.(type) {
 	case *corev1.ConfigMap:
 		e, ok := existing.(*corev1.ConfigMap)
-		return ok && equality.Semantic.DeepEqual(w.Data, e.Data) && equality.Semantic.DeepEqual(w.BinaryData, e.BinaryData)
+		switch {
+		case !ok:
+			return "kind", nil
+		case !ptr.Deref(e.Immutable, false):
+			return "immutable", nil
+		case !equality.Semantic.DeepEqual(w.Data, e.Data):
+			return "data", nil
+		case !equality.Semantic.DeepEqual(w.BinaryData, e.BinaryData):
+			return "binaryData", nil
+		}
+		return "", nil
 	case *batchv1.Job:
 		e, ok := existing.(*batchv1.Job)
-		return ok && sameTemplate(&w.Spec.Template.Spec, &e.Spec.Template.Spec) &&
-			equality.Semantic.DeepEqual(w.Spec.ActiveDeadlineSeconds, e.Spec.ActiveDeadlineSeconds)
+		if !ok {
+			return "kind", nil
+		}
+		d := w.DeepCopy()
+		if err := r.dryRunCreate(ctx, d); err != nil {
+			return "", err
+		}
+		return FirstDiff("spec", comparableJobSpec(d), comparableJobSpec(e)), nil
+	case *networkingv1.NetworkPolicy:
+		e, ok := existing.(*networkingv1.NetworkPolicy)
+		if !ok {
+			return "kind", nil
+		}
+		d := w.DeepCopy()
+		if err := r.dryRunCreate(ctx, d); err != nil {
+			return "", err
+		}
+		return FirstDiff("spec", d.Spec, e.Spec), nil
 	default:
-		return true
+		return "kind", nil
 	}
 }
 
-// sameTemplate compares the parts of two Pod specs that decide what runs
-// and with what rights, ignoring fields the API server defaults.
-func sameTemplate(w, e *corev1.PodSpec) bool {
-	if len(w.Containers) != len(e.Containers) || len(w.InitContainers) != len(e.InitContainers) {
-		return false
+// dryRunCreate replaces obj with what the API server would store if it
+// were created now, under a generated name (its own name is taken).
+func (r *CodeExecutionReconciler) dryRunCreate(ctx context.Context, obj client.Object) error {
+	prefix := obj.GetName()
+	if len(prefix) > 50 {
+		prefix = prefix[:50]
 	}
-	same := func(a, b []corev1.Container) bool {
-		for i := range a {
-			if a[i].Name != b[i].Name || a[i].Image != b[i].Image ||
-				!equality.Semantic.DeepEqual(a[i].Command, b[i].Command) ||
-				!equality.Semantic.DeepEqual(a[i].Args, b[i].Args) ||
-				!equality.Semantic.DeepEqual(a[i].SecurityContext, b[i].SecurityContext) ||
-				!equality.Semantic.DeepEqual(a[i].VolumeMounts, b[i].VolumeMounts) {
-				return false
+	obj.SetName("")
+	obj.SetGenerateName(prefix + "-")
+	obj.SetResourceVersion("")
+	if err := r.Create(ctx, obj, client.DryRunAll); err != nil {
+		return fmt.Errorf("dry-run create of what the controller builds: %w", err)
+	}
+	return nil
+}
+
+// jobGeneratedLabels are the template labels the API server derives from
+// a Job's name and UID; they differ between any two Jobs.
+var jobGeneratedLabels = []string{batchv1.ControllerUidLabel, batchv1.JobNameLabel, "controller-uid", "job-name"}
+
+// comparableJobSpec is a Job's spec without what differs between two Jobs
+// created from one object, or changes afterwards without changing what
+// runs:
+//   - spec.selector, and the template labels in jobGeneratedLabels: the
+//     API server generates them from the Job's UID and name;
+//   - spec.manualSelector: set with the selector;
+//   - spec.suspend: Kueue (or an admin) suspends and resumes a Job.
+func comparableJobSpec(j *batchv1.Job) batchv1.JobSpec {
+	s := *j.Spec.DeepCopy()
+	s.Selector, s.ManualSelector, s.Suspend = nil, nil, nil
+	for _, k := range jobGeneratedLabels {
+		delete(s.Template.Labels, k)
+	}
+	return s
+}
+
+// PodDiffersFromTemplate returns "" when pod is exactly what the Job
+// controller creates from job's template, else the first field that
+// differs. Labels and ownerReferences are forgeable by anyone who may
+// create Pods in the namespace: a Pod counts as the execution's only if
+// it also runs what the Job says (same containers, images, commands,
+// arguments, environment, mounts, security contexts, volumes, runtime
+// class, service account and token...), so that its termination message
+// and log come from the runner on the execution's task. It is a pure
+// function.
+//
+// The fields that others set on a Pod after the Job controller made it
+// from the template are not compared; they are, explicitly:
+//   - metadata other than the template's labels and annotations and the
+//     controller reference (name, UID, finalizers, extra labels and
+//     annotations other controllers add);
+//   - spec.nodeName (the scheduler binds the Pod);
+//   - spec.serviceAccountName and spec.deprecatedServiceAccount when the
+//     template names none: the ServiceAccount admission plugin fills in
+//     "default" (the template's automountServiceAccountToken still is
+//     compared, so no token is mounted);
+//   - spec.tolerations and spec.nodeSelector beyond the template's (the
+//     DefaultTolerationSeconds and RuntimeClass admission plugins add to
+//     them; the template's own must all be there);
+//   - spec.priority, spec.preemptionPolicy, and spec.priorityClassName
+//     when the template names none (the Priority admission plugin);
+//   - spec.overhead (the RuntimeClass admission plugin);
+//   - spec.schedulingGates (added by schedulers' webhooks, and removed);
+//   - spec.imagePullSecrets beyond the template's (the ServiceAccount
+//     admission plugin adds the service account's);
+//   - the resources and resizePolicy of every container (LimitRanger
+//     defaults, requests defaulted from limits on Pods only, in-place
+//     resize), and its imagePullPolicy (the AlwaysPullImages admission
+//     plugin sets Always; the image itself is compared).
+//
+// Everything else of the spec, ephemeral containers included, must be
+// equal.
+func PodDiffersFromTemplate(pod *corev1.Pod, job *batchv1.Job) string {
+	if c := metav1.GetControllerOf(pod); c == nil || c.UID != job.UID {
+		return "metadata.ownerReferences"
+	}
+	tmpl := &job.Spec.Template
+	for _, k := range sortedKeys(tmpl.Labels) {
+		if v, ok := pod.Labels[k]; !ok || v != tmpl.Labels[k] {
+			return "metadata.labels[" + k + "]"
+		}
+	}
+	for _, k := range sortedKeys(tmpl.Annotations) {
+		if v, ok := pod.Annotations[k]; !ok || v != tmpl.Annotations[k] {
+			return "metadata.annotations[" + k + "]"
+		}
+	}
+	want, got := tmpl.Spec.DeepCopy(), pod.Spec.DeepCopy()
+	for _, t := range want.Tolerations {
+		if !slices.ContainsFunc(got.Tolerations, func(g corev1.Toleration) bool { return equality.Semantic.DeepEqual(g, t) }) {
+			return "spec.tolerations"
+		}
+	}
+	for k, v := range want.NodeSelector {
+		if g, ok := got.NodeSelector[k]; !ok || g != v {
+			return "spec.nodeSelector[" + k + "]"
+		}
+	}
+	for _, ps := range want.ImagePullSecrets {
+		if !slices.Contains(got.ImagePullSecrets, ps) {
+			return "spec.imagePullSecrets"
+		}
+	}
+	for _, s := range []*corev1.PodSpec{want, got} {
+		s.ImagePullSecrets = nil
+		s.NodeName = ""
+		s.Tolerations, s.NodeSelector = nil, nil
+		s.Priority, s.PreemptionPolicy = nil, nil
+		s.Overhead = nil
+		s.SchedulingGates = nil
+		for i := range s.Containers {
+			s.Containers[i].Resources, s.Containers[i].ResizePolicy = corev1.ResourceRequirements{}, nil
+			s.Containers[i].ImagePullPolicy = ""
+		}
+		for i := range s.InitContainers {
+			s.InitContainers[i].Resources, s.InitContainers[i].ResizePolicy = corev1.ResourceRequirements{}, nil
+			s.InitContainers[i].ImagePullPolicy = ""
+		}
+	}
+	if want.ServiceAccountName == "" && want.DeprecatedServiceAccount == "" {
+		if got.ServiceAccountName == "" || got.ServiceAccountName == "default" {
+			got.ServiceAccountName = ""
+		}
+		if got.DeprecatedServiceAccount == "" || got.DeprecatedServiceAccount == "default" {
+			got.DeprecatedServiceAccount = ""
+		}
+	}
+	if want.PriorityClassName == "" {
+		got.PriorityClassName = ""
+	}
+	return FirstDiff("spec", *want, *got)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// FirstDiff returns "" when a and b are semantically equal (nil and empty
+// alike), else the path, under name, of the first field that differs, as
+// deep as structs and equal-length slices go.
+func FirstDiff(name string, a, b any) string {
+	if equality.Semantic.DeepEqual(a, b) {
+		return ""
+	}
+	return firstDiff(name, reflect.ValueOf(a), reflect.ValueOf(b))
+}
+
+func firstDiff(name string, a, b reflect.Value) string {
+	for a.Kind() == reflect.Pointer && b.Kind() == reflect.Pointer && !a.IsNil() && !b.IsNil() {
+		a, b = a.Elem(), b.Elem()
+	}
+	switch {
+	case a.Kind() == reflect.Struct && a.Type() == b.Type() && a.Type() != reflect.TypeOf(metav1.Time{}):
+		for i := 0; i < a.NumField(); i++ {
+			f := a.Type().Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			fa, fb := a.Field(i), b.Field(i)
+			if equality.Semantic.DeepEqual(fa.Interface(), fb.Interface()) {
+				continue
+			}
+			n := strings.Split(f.Tag.Get("json"), ",")[0]
+			if n == "" {
+				n = f.Name
+			}
+			if f.Anonymous && n == f.Name {
+				return firstDiff(name, fa, fb)
+			}
+			return firstDiff(name+"."+n, fa, fb)
+		}
+	case a.Kind() == reflect.Slice && b.Kind() == reflect.Slice && a.Len() == b.Len():
+		for i := 0; i < a.Len(); i++ {
+			if !equality.Semantic.DeepEqual(a.Index(i).Interface(), b.Index(i).Interface()) {
+				return firstDiff(fmt.Sprintf("%s[%d]", name, i), a.Index(i), b.Index(i))
 			}
 		}
-		return true
 	}
-	return same(w.Containers, e.Containers) && same(w.InitContainers, e.InitContainers) &&
-		equality.Semantic.DeepEqual(w.SecurityContext, e.SecurityContext) &&
-		equality.Semantic.DeepEqual(w.Volumes, e.Volumes) &&
-		equality.Semantic.DeepEqual(w.AutomountServiceAccountToken, e.AutomountServiceAccountToken)
+	return name
 }
 
 func kindOf(obj client.Object) string {
@@ -163,3 +378,9 @@ func RefusalEnds(first time.Time, attempts int, now time.Time, bound time.Durati
 func refusedRetry(bound time.Duration) time.Duration {
 	return max(bound/minRefusedAttempts, 100*time.Millisecond)
 }
+
+// ReasonImpostorPod is the reason of the Warning event about a Pod that
+// claims to be the execution's (its labels, a controller ownerReference
+// to the execution's Job) but is not what the Job controller creates from
+// the Job's template: it is ignored.
+const ReasonImpostorPod = "ImpostorPod"

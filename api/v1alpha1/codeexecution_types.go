@@ -214,6 +214,16 @@ type CodeExecutionStatus struct {
 	// +kubebuilder:validation:MaxLength=36
 	JobUID string `json:"jobUID,omitempty"`
 
+	// taskConfigMapUID is the UID of the task ConfigMap (the code and the
+	// task the sandbox Pod mounts), recorded when the controller creates
+	// it. The Pod mounts the ConfigMap by name; a result is taken only if
+	// the ConfigMap of that name still has this UID once the runner
+	// ended, that is, if it was never replaced while the Pod could read
+	// it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=36
+	TaskConfigMapUID string `json:"taskConfigMapUID,omitempty"`
+
 	// limits are the limits that actually apply: the spec's, completed from
 	// the ExecutionPolicy's or the built-in defaults. They are resolved once,
 	// before the Job exists, and never change afterwards: a policy changed

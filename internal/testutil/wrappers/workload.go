@@ -79,6 +79,29 @@ func (w *PodWrapper) Labels(l map[string]string) *PodWrapper {
 	return w
 }
 
+// FromJob makes the Pod what the Job controller creates from job's
+// template: its labels, annotations and spec, and job as its controller.
+func (w *PodWrapper) FromJob(job *batchv1.Job) *PodWrapper {
+	t := job.Spec.Template.DeepCopy()
+	w.Labels(t.Labels)
+	if len(t.Annotations) > 0 && w.Annotations == nil {
+		w.Annotations = map[string]string{}
+	}
+	for k, v := range t.Annotations {
+		w.Annotations[k] = v
+	}
+	w.Spec = t.Spec
+	return w.ControlledBy(job)
+}
+
+// Image sets the image of every container.
+func (w *PodWrapper) Image(image string) *PodWrapper {
+	for i := range w.Spec.Containers {
+		w.Spec.Containers[i].Image = image
+	}
+	return w
+}
+
 // ControlledBy makes job the Pod's controller.
 func (w *PodWrapper) ControlledBy(job *batchv1.Job) *PodWrapper {
 	w.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(job, batchv1.SchemeGroupVersion.WithKind("Job"))}
