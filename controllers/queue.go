@@ -207,10 +207,12 @@ func (q *queue) wakeNamespace(ns string) {
 // executions are not indexed, so admission reads only the unfinished ones.
 const QueueStateIndex = "codeexec.io/queue-state"
 
-// Values of QueueStateIndex.
+// Values of QueueStateIndex. A waiting execution with a recorded cap is
+// also indexed as QueueWaitingCapped.
 const (
-	QueueRunning = "running"
-	QueueWaiting = "waiting"
+	QueueRunning       = "running"
+	QueueWaiting       = "waiting"
+	QueueWaitingCapped = "waiting-capped"
 )
 
 // QueueState is the QueueStateIndex function.
@@ -225,6 +227,9 @@ func QueueState(obj client.Object) []string {
 	case c.Status.JobUID != "":
 		return []string{QueueRunning}
 	case c.DeletionTimestamp.IsZero():
+		if RecordedCap(c) != nil {
+			return []string{QueueWaiting, QueueWaitingCapped}
+		}
 		return []string{QueueWaiting}
 	}
 	return nil
@@ -242,12 +247,12 @@ func (r *CodeExecutionReconciler) queued(ctx context.Context, ns, state string) 
 // olderCappedWaiting reports whether an execution older than ce waits
 // under a recorded cap.
 func (r *CodeExecutionReconciler) olderCappedWaiting(ctx context.Context, ce *execv1.CodeExecution) (bool, error) {
-	waiting, err := r.queued(ctx, ce.Namespace, QueueWaiting)
+	waiting, err := r.queued(ctx, ce.Namespace, QueueWaitingCapped)
 	if err != nil {
 		return false, err
 	}
 	for i := range waiting {
-		if w := &waiting[i]; w.UID != ce.UID && RecordedCap(w) != nil && olderThan(w, ce) {
+		if w := &waiting[i]; w.UID != ce.UID && olderThan(w, ce) {
 			return true, nil
 		}
 	}
