@@ -68,10 +68,12 @@ func (r *CodeExecutionReconciler) stopWorkload(ctx context.Context, ce *execv1.C
 	if w == nil || w.job == nil {
 		job := &batchv1.Job{}
 		err := r.Get(ctx, types.NamespacedName{Namespace: ce.Namespace, Name: ce.Status.JobName}, job)
-		if apierrors.IsNotFound(err) || (err == nil && string(job.UID) != ce.Status.JobUID) {
-			return nil
-		}
-		if err != nil {
+		switch {
+		case apierrors.IsNotFound(err) || (err == nil && string(job.UID) != ce.Status.JobUID):
+			// The Job is gone, maybe deleted with --cascade=orphan: its
+			// Pods may still run, without an owner reference.
+			job = nil
+		case err != nil:
 			return fmt.Errorf("getting Job %s: %w", ce.Status.JobName, err)
 		}
 		var pods corev1.PodList
@@ -79,13 +81,17 @@ func (r *CodeExecutionReconciler) stopWorkload(ctx context.Context, ce *execv1.C
 			return fmt.Errorf("listing Pods: %w", err)
 		}
 		w = &workload{job: job}
-		w.pods, _ = jobPods(pods.Items, job)
+		for _, p := range pods.Items {
+			if jobsPod(&p, ce.Status.JobUID) {
+				w.pods = append(w.pods, p)
+			}
+		}
 	}
-	if string(w.job.UID) != ce.Status.JobUID {
+	if w.job != nil && string(w.job.UID) != ce.Status.JobUID {
 		return nil
 	}
 	var errs []error
-	if w.job.DeletionTimestamp.IsZero() {
+	if w.job != nil && w.job.DeletionTimestamp.IsZero() {
 		uid := w.job.UID
 		err := r.Delete(ctx, w.job, client.PropagationPolicy(metav1.DeletePropagationBackground), client.Preconditions{UID: &uid})
 		if ignoreGone(err) != nil {
@@ -130,4 +136,18 @@ func ignoreGone(err error) error {
 		return nil
 	}
 	return err
+}
+
+// jobsPod reports whether pod belongs to the Job with UID jobUID: the Job
+// controls it, or, once the Job was deleted with --cascade=orphan (the
+// garbage collector then removes the owner reference), it has no
+// controller and carries the Job's controller-uid label, which the API
+// server puts on the Job's Pod template. A Pod that only claims the label
+// is deleted too: only whoever forged it loses by that.
+func jobsPod(pod *corev1.Pod, jobUID string) bool {
+	if c := metav1.GetControllerOf(pod); c != nil {
+		return string(c.UID) == jobUID
+	}
+	l := pod.Labels
+	return jobUID != "" && (l[batchv1.ControllerUidLabel] == jobUID || l["controller-uid"] == jobUID)
 }

@@ -106,6 +106,9 @@ func CacheOptions() cache.Options {
 // +kubebuilder:rbac:groups=execution.codeexec.io,resources=executionpolicies/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=resourcequotas,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=limitranges,verbs=get;list;watch
+// +kubebuilder:rbac:groups=node.k8s.io,resources=runtimeclasses,verbs=get;list;watch
+// +kubebuilder:rbac:groups=scheduling.k8s.io,resources=priorityclasses,verbs=get;list;watch
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create
 
 // Reconcile brings one CodeExecution one step closer to its terminal
@@ -227,10 +230,13 @@ func (r *CodeExecutionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.APIReader = mgr.GetAPIReader()
 	}
 	r.queue.wake = make(chan event.GenericEvent, wakeBuffer)
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &execv1.CodeExecution{}, QueueStateIndex, QueueState); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&execv1.CodeExecution{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&batchv1.Job{}, r.jobHandler()).
-		Watches(&corev1.Pod{}, podHandler()).
+		Watches(&corev1.Pod{}, r.podHandler()).
 		Watches(&execv1.CodeExecution{}, r.headsOfNamespace(), builder.WithPredicates(finishedOrDeleted)).
 		Watches(&corev1.ResourceQuota{}, r.headsOfNamespace()).
 		Watches(PolicyObject(), r.headsOfAllNamespaces()).

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -61,6 +62,9 @@ func Compute(ce *execv1.CodeExecution, o Observed, b Bounds) Plan {
 	case o.TaskReplaced != "":
 		return end(Outcome{Reason: execv1.ReasonInternalError, Message: o.TaskReplaced +
 			": the Pod mounts it by name, so the code that ran may not be this execution's; its result is not taken"})
+	}
+	if msg := SuspendedAfterStart(ce, o.Job, o.Pods); msg != "" {
+		return end(Outcome{Reason: execv1.ReasonPodFailed, Message: msg})
 	}
 	v := Classify(Observation{Job: o.Job, Pods: o.Pods, Now: o.Now, Started: ce.Status.StartTime, CreateFailure: o.CreateFailure}, b)
 	if v.StartTime != nil && next.Status.StartTime == nil {
@@ -159,4 +163,36 @@ func finish(ce *execv1.CodeExecution, o Outcome, now time.Time) *corev1.ConfigMa
 		st.Duration = &metav1.Duration{Duration: now.Sub(st.StartTime.Time).Round(time.Millisecond)}
 	}
 	return cm
+}
+
+// SuspendedAfterStart returns why ce ends because its Job was suspended,
+// "" when it was not. Suspending a Job deletes its Pod, and resuming it
+// creates a new one that runs the code again: an execution runs its code
+// once, so a Job suspended (or resumed) after its Pod ran ends the
+// execution, as PodFailed. A Job created suspended for Kueue is suspended
+// legitimately until its first Pod; without Kueue the controller never
+// suspends a Job, so any suspension is someone else's. It is a pure
+// function.
+func SuspendedAfterStart(ce *execv1.CodeExecution, job *batchv1.Job, pods []corev1.Pod) string {
+	if job == nil {
+		return ""
+	}
+	kueue := ce.Status.Sandbox != nil && ce.Status.Sandbox.KueueQueueName != ""
+	ran := ce.Status.StartTime != nil || jobHadPod(job) || len(pods) > 0
+	suspendedNow := job.Spec.Suspend != nil && *job.Spec.Suspend
+	var cond *batchv1.JobCondition
+	for i := range job.Status.Conditions {
+		if c := &job.Status.Conditions[i]; c.Type == batchv1.JobSuspended {
+			cond = c
+		}
+	}
+	switch {
+	case suspendedNow && (!kueue || ran):
+	case cond != nil && !kueue:
+	case cond != nil && ce.Status.StartTime != nil && cond.LastTransitionTime.After(ce.Status.StartTime.Time):
+	default:
+		return ""
+	}
+	return fmt.Sprintf("Job %s was suspended after it was created; suspending deletes the Pod and resuming would run the code a second time, "+
+		"so the execution ends here and its Job is deleted", job.Name)
 }

@@ -9,6 +9,9 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
@@ -40,8 +43,20 @@ type queue struct {
 const wakeBuffer = 4096
 
 type nsQueue struct {
-	mu       sync.Mutex
-	reserved map[types.UID]execv1.ExecutionLimits
+	mu sync.Mutex
+	// reserved holds the executions admitted whose Pod the quotas may
+	// not count yet. An entry holds a cap slot until the cache shows the
+	// execution's Job UID, and its Pod's quota usage until the Pod exists
+	// (a Job in the cache does not mean the quota controller has counted
+	// its Pod).
+	reserved map[types.UID]*reservation
+}
+
+type reservation struct {
+	Reserved
+	// running is true once the cache shows the execution's Job UID: the
+	// execution then counts among the running ones by itself.
+	running bool
 }
 
 func (q *queue) of(ns string) *nsQueue {
@@ -52,7 +67,7 @@ func (q *queue) of(ns string) *nsQueue {
 	}
 	n, ok := q.ns[ns]
 	if !ok {
-		n = &nsQueue{reserved: map[types.UID]execv1.ExecutionLimits{}}
+		n = &nsQueue{reserved: map[types.UID]*reservation{}}
 		q.ns[ns] = n
 	}
 	return n
@@ -66,6 +81,20 @@ func (q *queue) release(ns string, uid types.UID) {
 	n.mu.Unlock()
 }
 
+// podExists drops the reservation of the execution whose sandbox Pod now
+// exists (the quota counted it when it was created) and wakes the head of
+// the namespace's queue if it held one.
+func (q *queue) podExists(ns string, uid types.UID) {
+	n := q.of(ns)
+	n.mu.Lock()
+	_, had := n.reserved[uid]
+	delete(n.reserved, uid)
+	n.mu.Unlock()
+	if had {
+		q.wakeNamespace(ns)
+	}
+}
+
 // admission is the queue's answer: wait (with a message that changes only
 // when the policy does, so that waiting writes no status), never fits, or
 // go (both empty).
@@ -74,27 +103,44 @@ type admission struct {
 	neverFits string
 }
 
-// admit decides whether ce may create its Job now.
+// Messages of a queued execution.
+const (
+	waitOlderFirst      = "waiting for a slot: older executions of this namespace start first"
+	waitOlderFirstQuota = "waiting for quota: older executions of this namespace start first"
+)
+
+// admit decides whether ce may create its Job now. It reads only the
+// cache. The cap is the one recorded in ce's status when its policies were
+// resolved; the quotas are evaluated against the Pod the Job will create.
 func (q *queue) admit(ctx context.Context, r *CodeExecutionReconciler, ce *execv1.CodeExecution) (admission, error) {
-	pol, err := r.policyFor(ctx, ce.Namespace)
-	if err != nil {
-		return admission{}, err
-	}
 	var quotas corev1.ResourceQuotaList
 	if err := r.List(ctx, &quotas, client.InNamespace(ce.Namespace)); err != nil {
 		return admission{}, fmt.Errorf("listing ResourceQuotas: %w", err)
 	}
-	l := *ce.Status.Limits
-	if msg := QuotaNeverFits(quotas.Items, l); msg != "" {
-		return admission{neverFits: msg}, nil
+	var pod *corev1.Pod
+	if len(quotas.Items) > 0 {
+		var err error
+		if pod, err = r.sandboxPod(ctx, ce); err != nil {
+			return admission{}, err
+		}
+		if msg := QuotaNeverFits(quotas.Items, pod); msg != "" {
+			return admission{neverFits: msg}, nil
+		}
 	}
-	if pol.MaxConcurrent == nil && len(quotas.Items) == 0 {
-		return admission{}, nil
+	ownCap := RecordedCap(ce)
+	if ownCap == nil && len(quotas.Items) == 0 {
+		// No cap and no quota: nothing to lock, unless an older
+		// execution waits under a cap (the policy dropped its cap since):
+		// it starts first.
+		older, err := r.olderCappedWaiting(ctx, ce)
+		if err != nil || !older {
+			return admission{}, err
+		}
 	}
 	n := q.of(ce.Namespace)
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	running, waiting, err := r.namespaceLoad(ctx, ce.Namespace, n.reserved)
+	running, waiting, err := r.namespaceLoad(ctx, ce.Namespace, n)
 	if err != nil {
 		return admission{}, err
 	}
@@ -105,23 +151,33 @@ func (q *queue) admit(ctx context.Context, r *CodeExecutionReconciler, ce *execv
 			break
 		}
 	}
-	if c := pol.MaxConcurrent; c != nil {
-		if running+pos >= int(*c) {
-			return admission{wait: fmt.Sprintf("waiting for a slot: ExecutionPolicy %s allows %d at once in this namespace",
-				strings.Join(pol.Names, ", "), *c)}, nil
+	if c := ownCap; c != nil && running+pos >= int(*c) {
+		return admission{wait: fmt.Sprintf("waiting for a slot: ExecutionPolicy %s allows %d at once in this namespace",
+			strings.Join(ce.Status.Policies, ", "), *c)}, nil
+	}
+	if pos >= Admissible(running, waiting) {
+		// An older execution may not start yet (its own recorded cap is
+		// lower): ce does not pass it.
+		return admission{wait: waitOlderFirst}, nil
+	}
+	if len(quotas.Items) > 0 {
+		if pos > 0 {
+			// Strict FIFO under quota: an execution that fits may not
+			// pass an older one that does not (one that never fits ended
+			// at once), so only the head of the queue is admitted; the
+			// next one is woken as soon as the head holds its
+			// reservation.
+			return admission{wait: waitOlderFirstQuota}, nil
+		}
+		reserved := make([]Reserved, 0, len(n.reserved))
+		for _, res := range n.reserved {
+			reserved = append(reserved, res.Reserved)
+		}
+		if msg := QuotaShortfall(quotas.Items, reserved, pod); msg != "" {
+			return admission{wait: msg}, nil
 		}
 	}
-	if len(quotas.Items) > 0 && pos > 0 {
-		// Strict FIFO under quota: an execution that fits may not pass an
-		// older one that does not (one that never fits ended at once), so
-		// only the head of the queue is admitted; the next one is woken as
-		// soon as the head holds its reservation.
-		return admission{wait: "waiting for quota: older executions of this namespace start first"}, nil
-	}
-	if msg := QuotaShortfall(withReserved(quotas.Items, n.reserved), l); msg != "" {
-		return admission{wait: msg}, nil
-	}
-	n.reserved[ce.UID] = l
+	n.reserved[ce.UID] = &reservation{Reserved: Reserved{Pod: pod}}
 	if len(quotas.Items) > 0 && pos+1 < len(waiting) {
 		// Others wait behind ce, and only the head is admitted under a
 		// quota: the reservation makes the next one the head, so wake it
@@ -145,111 +201,132 @@ func (q *queue) wakeNamespace(ns string) {
 	}
 }
 
-// namespaceLoad reads the namespace's executions from the cache: how many
-// hold a slot (a recorded Job and not finished, or a reservation) and which
-// wait, oldest first. Reservations the cache has caught up with are
-// dropped.
-func (r *CodeExecutionReconciler) namespaceLoad(ctx context.Context, ns string, reserved map[types.UID]execv1.ExecutionLimits) (int, []*execv1.CodeExecution, error) {
-	var all execv1.CodeExecutionList
-	if err := r.List(ctx, &all, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
-		return 0, nil, fmt.Errorf("listing CodeExecutions: %w", err)
+// QueueStateIndex indexes CodeExecutions by where they are in their
+// namespace's queue: QueueRunning (a Job recorded, not finished) or
+// QueueWaiting (no Job yet, not finished, not being deleted). Finished
+// executions are not indexed, so admission reads only the unfinished ones.
+const QueueStateIndex = "codeexec.io/queue-state"
+
+// Values of QueueStateIndex. A waiting execution with a recorded cap is
+// also indexed as QueueWaitingCapped.
+const (
+	QueueRunning       = "running"
+	QueueWaiting       = "waiting"
+	QueueWaitingCapped = "waiting-capped"
+)
+
+// QueueState is the QueueStateIndex function.
+func QueueState(obj client.Object) []string {
+	c, ok := obj.(*execv1.CodeExecution)
+	if !ok {
+		return nil
 	}
-	seen := map[types.UID]bool{}
-	running := 0
-	var waiting []*execv1.CodeExecution
-	for i := range all.Items {
-		c := &all.Items[i]
-		seen[c.UID] = true
-		_, isReserved := reserved[c.UID]
-		switch {
-		case isFinished(c):
-			delete(reserved, c.UID)
-		case c.Status.JobUID != "":
-			delete(reserved, c.UID)
-			running++
-		case isReserved:
-			running++
-		case c.DeletionTimestamp.IsZero():
-			waiting = append(waiting, c)
+	switch {
+	case isFinished(c):
+		return nil
+	case c.Status.JobUID != "":
+		return []string{QueueRunning}
+	case c.DeletionTimestamp.IsZero():
+		if RecordedCap(c) != nil {
+			return []string{QueueWaiting, QueueWaitingCapped}
+		}
+		return []string{QueueWaiting}
+	}
+	return nil
+}
+
+// queued lists ns's executions in one queue state from the cache index.
+func (r *CodeExecutionReconciler) queued(ctx context.Context, ns, state string) ([]execv1.CodeExecution, error) {
+	var l execv1.CodeExecutionList
+	if err := r.List(ctx, &l, client.InNamespace(ns), client.MatchingFields{QueueStateIndex: state}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("listing %s CodeExecutions: %w", state, err)
+	}
+	return l.Items, nil
+}
+
+// olderCappedWaiting reports whether an execution older than ce waits
+// under a recorded cap.
+func (r *CodeExecutionReconciler) olderCappedWaiting(ctx context.Context, ce *execv1.CodeExecution) (bool, error) {
+	waiting, err := r.queued(ctx, ce.Namespace, QueueWaitingCapped)
+	if err != nil {
+		return false, err
+	}
+	for i := range waiting {
+		if w := &waiting[i]; w.UID != ce.UID && olderThan(w, ce) {
+			return true, nil
 		}
 	}
-	for uid := range reserved {
-		if !seen[uid] {
-			delete(reserved, uid)
+	return false, nil
+}
+
+// namespaceLoad reads the namespace's unfinished executions from the
+// cache index: how many hold a slot (a recorded Job, or a reservation)
+// and which wait, oldest first. It updates n's reservations (n.mu held):
+// those of executions that finished or went are dropped, and those whose
+// Job the cache shows count as running by themselves.
+func (r *CodeExecutionReconciler) namespaceLoad(ctx context.Context, ns string, n *nsQueue) (int, []*execv1.CodeExecution, error) {
+	run, err := r.queued(ctx, ns, QueueRunning)
+	if err != nil {
+		return 0, nil, err
+	}
+	wait, err := r.queued(ctx, ns, QueueWaiting)
+	if err != nil {
+		return 0, nil, err
+	}
+	running := len(run)
+	live := map[types.UID]bool{}
+	for i := range run {
+		live[run[i].UID] = true
+		if res, ok := n.reserved[run[i].UID]; ok {
+			res.running, res.JobCounted = true, true
+		}
+	}
+	waiting := make([]*execv1.CodeExecution, 0, len(wait))
+	for i := range wait {
+		c := &wait[i]
+		if _, ok := n.reserved[c.UID]; ok {
+			live[c.UID] = true
+			running++ // admitted; the cache has not caught up
+			continue
+		}
+		waiting = append(waiting, c)
+	}
+	for uid := range n.reserved {
+		if !live[uid] {
+			delete(n.reserved, uid) // finished or gone
 		}
 	}
 	sort.Slice(waiting, func(i, j int) bool { return olderThan(waiting[i], waiting[j]) })
 	return running, waiting, nil
 }
 
-// withReserved returns quotas with the requests of the reserved executions
-// added to what they use: the quota controller has not counted those yet.
-func withReserved(quotas []corev1.ResourceQuota, reserved map[types.UID]execv1.ExecutionLimits) []corev1.ResourceQuota {
-	out := make([]corev1.ResourceQuota, len(quotas))
-	for i := range quotas {
-		q := quotas[i].DeepCopy()
-		if q.Status.Used == nil {
-			q.Status.Used = corev1.ResourceList{}
-		}
-		for _, l := range reserved {
-			for name, need := range quotaRequest(l) {
-				used := q.Status.Used[name]
-				used.Add(need)
-				q.Status.Used[name] = used
-			}
-		}
-		out[i] = *q
-	}
-	return out
-}
-
-// QuotaNeverFits returns a message naming the first ResourceQuota whose
-// hard limit is below what one sandbox Pod with limits l needs, so that
-// the execution can never start; "" when none is. It is a pure function.
-func QuotaNeverFits(quotas []corev1.ResourceQuota, l execv1.ExecutionLimits) string {
-	req := quotaRequest(l)
-	names := make([]string, 0, len(req))
-	for n := range req {
-		names = append(names, string(n))
-	}
-	sort.Strings(names)
-	sorted := append([]corev1.ResourceQuota(nil), quotas...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
-	for _, q := range sorted {
-		for _, n := range names {
-			hard, ok := q.Spec.Hard[corev1.ResourceName(n)]
-			if need := req[corev1.ResourceName(n)]; ok && need.Cmp(hard) > 0 {
-				return fmt.Sprintf("the execution can never start: it needs %s %s and ResourceQuota %s allows at most %s in this namespace",
-					n, need.String(), q.Name, hard.String())
-			}
-		}
-	}
-	return ""
-}
-
-// maxWoken bounds how many waiting executions one event wakes when no cap
-// says how many slots there are.
-const maxWoken = 10
-
 // heads returns the executions at the head of ns's queue that a freed slot
-// or quota may let start: as many as there are free slots (at least one).
-// It reads only the cache.
+// or quota may let start: those the recorded caps admit in FIFO order (at
+// least the head; only the head under a quota, which wakes the next once
+// it holds its reservation). It reads only the cache.
 func (r *CodeExecutionReconciler) heads(ctx context.Context, ns string) []reconcile.Request {
-	running, waiting, err := r.namespaceLoad(ctx, ns, nil)
+	n := r.queue.of(ns)
+	n.mu.Lock()
+	running, waiting, err := r.namespaceLoad(ctx, ns, n)
+	n.mu.Unlock()
 	if err != nil || len(waiting) == 0 {
 		return nil
 	}
-	n := maxWoken
-	if pol, err := r.policyFor(ctx, ns); err == nil && pol.MaxConcurrent != nil {
-		n = max(int(*pol.MaxConcurrent)-running, 1)
+	k := max(Admissible(running, waiting), 1)
+	var quotas corev1.ResourceQuotaList
+	if err := r.List(ctx, &quotas, client.InNamespace(ns)); err == nil && len(quotas.Items) > 0 {
+		k = 1
 	}
-	n = min(n, len(waiting))
-	out := make([]reconcile.Request, 0, n)
-	for _, c := range waiting[:n] {
+	k = min(k, maxWoken, len(waiting))
+	out := make([]reconcile.Request, 0, k)
+	for _, c := range waiting[:k] {
 		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: c.Namespace, Name: c.Name}})
 	}
 	return out
 }
+
+// maxWoken bounds how many waiting executions one event wakes.
+const maxWoken = 64
 
 // headsOfNamespace wakes the head of the queue of the event's namespace.
 func (r *CodeExecutionReconciler) headsOfNamespace() handler.EventHandler {
@@ -259,18 +336,18 @@ func (r *CodeExecutionReconciler) headsOfNamespace() handler.EventHandler {
 }
 
 // headsOfAllNamespaces wakes the head of every namespace's queue (a policy
-// changed).
+// changed), read from the cache index of waiting executions.
 func (r *CodeExecutionReconciler) headsOfAllNamespaces() handler.EventHandler {
 	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
 		var all execv1.CodeExecutionList
-		if err := r.List(ctx, &all, client.UnsafeDisableDeepCopy); err != nil {
+		if err := r.List(ctx, &all, client.MatchingFields{QueueStateIndex: QueueWaiting}, client.UnsafeDisableDeepCopy); err != nil {
 			return nil
 		}
 		seen := map[string]bool{}
 		var out []reconcile.Request
 		for i := range all.Items {
 			c := &all.Items[i]
-			if seen[c.Namespace] || isFinished(c) || c.Status.JobUID != "" {
+			if seen[c.Namespace] {
 				continue
 			}
 			seen[c.Namespace] = true
@@ -316,15 +393,50 @@ func (r *CodeExecutionReconciler) jobHandler() handler.EventHandler {
 }
 
 // podHandler maps a sandbox Pod to the execution it names. Which Pods
-// count is decided later, by the Job that controls them.
-func podHandler() handler.EventHandler {
+// count is decided later, by the Job that controls them. A Pod that a Job
+// controls also ends its execution's quota reservation: the quota counted
+// the Pod when it was created.
+func (r *CodeExecutionReconciler) podHandler() handler.EventHandler {
 	return handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
 		name, ok := obj.GetAnnotations()[execv1.AnnotationExecutionName]
 		if !ok || obj.GetLabels()[execv1.LabelManagedBy] != execv1.ManagedByValue {
 			return nil
 		}
+		if c := metav1.GetControllerOf(obj); c != nil && c.Kind == "Job" {
+			if uid := obj.GetLabels()[execv1.LabelExecutionUID]; uid != "" {
+				r.queue.podExists(obj.GetNamespace(), types.UID(uid))
+			}
+		}
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}}
 	})
+}
+
+// sandboxPod returns the Pod ce's Job will create, as the API server
+// admits it (LimitRange defaults, RuntimeClass overhead, default
+// PriorityClass), for the quotas. It reads only the cache.
+func (r *CodeExecutionReconciler) sandboxPod(ctx context.Context, ce *execv1.CodeExecution) (*corev1.Pod, error) {
+	job := BuildJob(ce, *ce.Status.Limits, r.jobOptions(ce))
+	var d PodDefaults
+	var lrs corev1.LimitRangeList
+	if err := r.List(ctx, &lrs, client.InNamespace(ce.Namespace)); err != nil {
+		return nil, fmt.Errorf("listing LimitRanges: %w", err)
+	}
+	d.LimitRanges = lrs.Items
+	if name := job.Spec.Template.Spec.RuntimeClassName; name != nil {
+		rc := &nodev1.RuntimeClass{}
+		switch err := r.Get(ctx, types.NamespacedName{Name: *name}, rc); {
+		case err == nil:
+			d.RuntimeClass = rc
+		case !apierrors.IsNotFound(err):
+			return nil, fmt.Errorf("getting RuntimeClass %s: %w", *name, err)
+		}
+	}
+	var pcs schedulingv1.PriorityClassList
+	if err := r.List(ctx, &pcs); err != nil {
+		return nil, fmt.Errorf("listing PriorityClasses: %w", err)
+	}
+	d.PriorityClasses = pcs.Items
+	return SandboxPod(job, d), nil
 }
 
 // finishedOrDeleted passes the events that free a slot: an execution

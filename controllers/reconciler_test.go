@@ -80,6 +80,7 @@ func newEnv(t *testing.T, objs ...client.Object) *env {
 		WithObjects(append([]client.Object{ns, e.ce}, objs...)...).
 		WithIndex(&corev1.Event{}, "involvedObject.uid", func(o client.Object) []string { return []string{string(o.(*corev1.Event).InvolvedObject.UID)} }).
 		WithIndex(&corev1.Event{}, "reason", func(o client.Object) []string { return []string{o.(*corev1.Event).Reason} }).
+		WithIndex(&execv1.CodeExecution{}, QueueStateIndex, QueueState).
 		WithInterceptorFuncs(interceptor.Funcs{
 			Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
 				op := "create"

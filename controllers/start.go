@@ -54,6 +54,9 @@ func ResolveStatus(ce *execv1.CodeExecution, pol EffectivePolicy, now time.Time)
 		// The manager reads no Secret: the datasource's addresses are
 		// those the policies declare, fixed here with the rest.
 		DatasourceEndpoints: pol.DatasourceEndpoints(ce.Spec),
+		// The cap the queue admits this execution under, whatever the
+		// policies say later.
+		MaxConcurrentExecutions: pol.MaxConcurrent,
 	}
 }
 
@@ -160,13 +163,20 @@ func (r *CodeExecutionReconciler) children(ctx context.Context, ce *execv1.CodeE
 	if err != nil {
 		return nil, &Outcome{Reason: execv1.ReasonInternalError, Message: err.Error()}
 	}
+	return []client.Object{cm, BuildNetworkPolicy(ce, eps), BuildJob(ce, l, r.jobOptions(ce))}, nil
+}
+
+// jobOptions are the Job builder's options for ce: the manager's, with
+// what ce's policies recorded in status.sandbox.
+func (r *CodeExecutionReconciler) jobOptions(ce *execv1.CodeExecution) JobOptions {
+	sb := ptrOr(ce.Status.Sandbox)
 	o := r.Job
 	o.TTLSecondsAfterFinished = nil // the controller deletes the Job itself
 	if sb.RuntimeClassName != nil {
 		o.RuntimeClassName = sb.RuntimeClassName
 	}
 	o.KueueQueueName = sb.KueueQueueName
-	return []client.Object{cm, BuildNetworkPolicy(ce, eps), BuildJob(ce, l, o)}, nil
+	return o
 }
 
 func ptrOr[T any](p *T) T {

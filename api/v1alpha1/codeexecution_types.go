@@ -305,6 +305,16 @@ type SandboxSettings struct {
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:items:MaxLength=263
 	DatasourceEndpoints []string `json:"datasourceEndpoints,omitempty"`
+
+	// maxConcurrentExecutions is the namespace's concurrency cap as the
+	// governing policies set it when the execution was created; the queue
+	// admits the execution under this cap, so that an admin changing the
+	// policy later affects only executions created afterwards. Unset means
+	// no cap.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000
+	MaxConcurrentExecutions *int32 `json:"maxConcurrentExecutions,omitempty"`
 }
 
 // MaxInlineResultBytes is the largest result kept inline in

@@ -241,7 +241,7 @@ func TestQuotaRefusalWaitsThenRuns(t *testing.T) {
 	create(t, ce)
 	eventually(t, waitFor, "Queued for quota", func() error {
 		reason, msg := phase(t, ce)
-		want := "waiting for quota: ResourceQuota team-quota has requests.memory used 768Mi of 1Gi, and the execution needs 512Mi"
+		want := "waiting for quota: ResourceQuota team-quota has requests.memory used 768Mi of 1Gi, and the execution needs 576Mi"
 		if reason != execv1.ReasonQueued || msg != want {
 			return fmt.Errorf("%s %q", reason, msg)
 		}
