@@ -14,8 +14,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	execv1 "github.com/codeexec/codeexec-operator/api/v1alpha1"
 	"github.com/codeexec/codeexec-operator/controllers"
@@ -55,26 +57,44 @@ func asManager(t *testing.T) client.Client {
 	return mc
 }
 
-// The manager's identity can create the Jobs it builds, and nothing else.
-func TestManagerIdentityCreatesOnlySandboxJobs(t *testing.T) {
-	mc := asManager(t)
-	ns := newNamespace(t, nil)
-	ce := wrappers.MakeCodeExecution("shape", ns).Language(execv1.LanguageSQL).Code("SELECT 1").Datasource("db", "dsn").Obj()
-	ce.UID = "0f0f0f0f-0000-0000-0000-000000000001"
+// managerJob builds, with the controller's own builder, the Job the
+// controller would create for ce under opts, owner reference included.
+func managerJob(t *testing.T, ce *execv1.CodeExecution, opts controllers.JobOptions) *batchv1.Job {
+	t.Helper()
 	limits := controllers.ResolveLimits(execv1.ExecutionLimits{}, controllers.BuiltinDefaults())
-	sandbox := func(mut func(*corev1.PodSpec)) *batchv1.Job {
-		j := controllers.BuildJob(ce, limits, controllers.DefaultJobOptions())
-		mut(&j.Spec.Template.Spec)
-		return j
+	j := controllers.BuildJob(ce, limits, opts)
+	if err := controllerutil.SetControllerReference(ce, j, scheme); err != nil {
+		t.Fatal(err)
 	}
-	create := func(j *batchv1.Job) error { return mc.Create(context.Background(), j, client.DryRunAll) }
-	privileged := sandbox(func(p *corev1.PodSpec) {
-		p.Containers[0].SecurityContext.Privileged = ptr.To(true)
-		p.Containers[0].SecurityContext.AllowPrivilegeEscalation = ptr.To(true)
-	})
-	// The API server loads admission policies asynchronously.
+	return j
+}
+
+// shapeExecution returns a CodeExecution (never stored: the Jobs are
+// dry-run creates) of lang in ns with a fixed UID.
+func shapeExecution(ns string, lang execv1.Language, n int) *execv1.CodeExecution {
+	w := wrappers.MakeCodeExecution(fmt.Sprintf("shape-%d", n), ns).Language(lang)
+	switch lang {
+	case execv1.LanguageSQL:
+		w = w.Code("SELECT 1").Datasource("db", "dsn")
+	case execv1.LanguageJSX:
+		w = w.Code("export default () => <div/>")
+	default:
+		w = w.Code("result = 1")
+	}
+	ce := w.Obj()
+	ce.UID = types.UID(fmt.Sprintf("0f0f0f0f-0000-0000-0000-%012d", n))
+	return ce
+}
+
+// waitForShapePolicy waits until the API server enforces the sandbox-shape
+// policy (it loads admission policies asynchronously).
+func waitForShapePolicy(t *testing.T, mc client.Client, ns string) {
+	t.Helper()
+	probe := managerJob(t, shapeExecution(ns, execv1.LanguageJSX, 999), controllers.DefaultJobOptions())
+	probe.Spec.Template.Spec.Containers[0].SecurityContext.Privileged = ptr.To(true)
+	probe.Spec.Template.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = ptr.To(true)
 	eventually(t, waitFor, "the sandbox-shape policy to take effect", func() error {
-		err := create(privileged.DeepCopy())
+		err := mc.Create(context.Background(), probe.DeepCopy(), client.DryRunAll)
 		if err == nil {
 			return fmt.Errorf("a privileged Job was admitted")
 		}
@@ -83,71 +103,223 @@ func TestManagerIdentityCreatesOnlySandboxJobs(t *testing.T) {
 		}
 		return nil
 	})
-	if err := create(sandbox(func(*corev1.PodSpec) {})); err != nil {
-		t.Fatalf("the manager cannot create the Job it builds: %v", err)
+}
+
+// TestManagerIdentityCreatesEveryJobTheControllerBuilds: every Job the
+// controller's own builder makes, for each language and each option the
+// manager can be configured with, is admitted for the manager's identity.
+func TestManagerIdentityCreatesEveryJobTheControllerBuilds(t *testing.T) {
+	mc := asManager(t)
+	ns := newNamespace(t, nil)
+	waitForShapePolicy(t, mc, ns)
+	options := map[string]func(*controllers.JobOptions){
+		"defaults":            func(*controllers.JobOptions) {},
+		"pull policy Never":   func(o *controllers.JobOptions) { o.ImagePullPolicy = corev1.PullNever },
+		"gVisor":              func(o *controllers.JobOptions) { o.RuntimeClassName = ptr.To("gvisor") },
+		"Kueue":               func(o *controllers.JobOptions) { o.KueueQueueName = "team-a" },
+		"short grace":         func(o *controllers.JobOptions) { o.DeadlineGraceSeconds = 4 },
+		"smaller scratch":     func(o *controllers.JobOptions) { o.ScratchSizeLimit = resource.MustParse("64Mi") },
+		"TTL after finishing": func(o *controllers.JobOptions) { o.TTLSecondsAfterFinished = ptr.To(int32(300)) },
 	}
-	second := func(p *corev1.PodSpec) corev1.Container {
-		c := *p.Containers[0].DeepCopy()
-		c.Name = "sandbox"
-		c.SecurityContext.RunAsUser = ptr.To(int64(65533))
-		return c
+	n := 0
+	for oname, opt := range options {
+		for _, lang := range []execv1.Language{execv1.LanguagePython, execv1.LanguageSQL, execv1.LanguageJSX} {
+			n++
+			ce := shapeExecution(ns, lang, n)
+			if lang == execv1.LanguagePython && oname == "defaults" {
+				ce.Spec.Inputs = []execv1.ExecutionInput{{Name: "orders", ConfigMapKeyRef: execv1.ConfigMapKeyReference{Name: "orders", Key: "orders.csv"}}}
+			}
+			o := controllers.DefaultJobOptions()
+			opt(&o)
+			t.Run(oname+"/"+string(lang), func(t *testing.T) {
+				if err := mc.Create(context.Background(), managerJob(t, ce, o), client.DryRunAll); err != nil {
+					t.Fatalf("the manager cannot create the Job it builds: %v", err)
+				}
+			})
+		}
 	}
-	if err := create(sandbox(func(p *corev1.PodSpec) { p.Containers = append(p.Containers, second(p)) })); err != nil {
-		t.Errorf("a second hardened runner-image container is refused: %v", err)
+	t.Run("SQL without a datasource", func(t *testing.T) {
+		ce := shapeExecution(ns, execv1.LanguageSQL, 500)
+		ce.Spec.Datasource = nil
+		if err := mc.Create(context.Background(), managerJob(t, ce, controllers.DefaultJobOptions()), client.DryRunAll); err != nil {
+			t.Fatalf("the manager cannot create the Job it builds: %v", err)
+		}
+	})
+	t.Run("a long name", func(t *testing.T) {
+		ce := shapeExecution(ns, execv1.LanguagePython, 501)
+		ce.Name = strings.Repeat("a", 70) + "-x"
+		if err := mc.Create(context.Background(), managerJob(t, ce, controllers.DefaultJobOptions()), client.DryRunAll); err != nil {
+			t.Fatalf("the manager cannot create the Job it builds: %v", err)
+		}
+	})
+}
+
+// TestManagerIdentityRefusesEveryOtherShape: the policy is default-deny;
+// each mutation of a Job the controller builds is refused for the manager's
+// identity, with a message naming the field.
+func TestManagerIdentityRefusesEveryOtherShape(t *testing.T) {
+	mc := asManager(t)
+	ns := newNamespace(t, nil)
+	waitForShapePolicy(t, mc, ns)
+	type mutation struct {
+		lang  execv1.Language
+		field string // a part of the message that names the field
+		mut   func(j *batchv1.Job)
 	}
-	cases := map[string]func(*corev1.PodSpec){
-		"privileged": func(p *corev1.PodSpec) {
-			p.Containers[0].SecurityContext.Privileged = ptr.To(true)
-			p.Containers[0].SecurityContext.AllowPrivilegeEscalation = ptr.To(true)
-		},
-		"another image": func(p *corev1.PodSpec) { p.Containers[0].Image = "busybox" },
-		"a second container, other image": func(p *corev1.PodSpec) {
-			c := second(p)
-			c.Image = "attacker/tools"
-			p.Containers = append(p.Containers, c)
-		},
-		"a privileged init container": func(p *corev1.PodSpec) {
-			c := second(p)
-			c.SecurityContext.Privileged = ptr.To(true)
-			c.SecurityContext.AllowPrivilegeEscalation = ptr.To(true)
-			p.InitContainers = append(p.InitContainers, c)
-		},
-		"root": func(p *corev1.PodSpec) { p.Containers[0].SecurityContext.RunAsUser = ptr.To(int64(0)) },
-		"capability added": func(p *corev1.PodSpec) {
-			p.Containers[0].SecurityContext.Capabilities.Add = []corev1.Capability{"SYS_ADMIN"}
-		},
-		"writable root": func(p *corev1.PodSpec) { p.Containers[0].SecurityContext.ReadOnlyRootFilesystem = ptr.To(false) },
-		"unconfined seccomp": func(p *corev1.PodSpec) {
-			p.Containers[0].SecurityContext.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}
-		},
-		"service account token":   func(p *corev1.PodSpec) { p.AutomountServiceAccountToken = ptr.To(true) },
-		"another service account": func(p *corev1.PodSpec) { p.ServiceAccountName = "admin" },
-		"host network":            func(p *corev1.PodSpec) { p.HostNetwork = true },
-		"host PID":                func(p *corev1.PodSpec) { p.HostPID = true },
-		"hostPath": func(p *corev1.PodSpec) {
-			p.Volumes = append(p.Volumes, corev1.Volume{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}})
-		},
-		"projected token": func(p *corev1.PodSpec) {
-			p.Volumes = append(p.Volumes, corev1.Volume{Name: "tok", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
-				Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "t"}}}}}})
-		},
-		"host port": func(p *corev1.PodSpec) {
-			p.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 80, HostPort: 80}}
-		},
+	py, sql, jsx := execv1.LanguagePython, execv1.LanguageSQL, execv1.LanguageJSX
+	pod := func(j *batchv1.Job) *corev1.PodSpec { return &j.Spec.Template.Spec }
+	c0 := func(j *batchv1.Job) *corev1.Container { return &j.Spec.Template.Spec.Containers[0] }
+	vol := func(j *batchv1.Job, name string) *corev1.Volume {
+		for i := range j.Spec.Template.Spec.Volumes {
+			if j.Spec.Template.Spec.Volumes[i].Name == name {
+				return &j.Spec.Template.Spec.Volumes[i]
+			}
+		}
+		t.Fatalf("no volume %s", name)
+		return nil
 	}
-	for name, mut := range cases {
+	cases := map[string]mutation{
+		"privileged": {jsx, "securityContext", func(j *batchv1.Job) {
+			c0(j).SecurityContext.Privileged = ptr.To(true)
+			c0(j).SecurityContext.AllowPrivilegeEscalation = ptr.To(true)
+		}},
+		"another image":          {jsx, "image", func(j *batchv1.Job) { c0(j).Image = "busybox" }},
+		"a command":              {jsx, "containers: fields outside the sandbox shape: runner.command", func(j *batchv1.Job) { c0(j).Command = []string{"/bin/sh", "-c", "id"} }},
+		"no activeDeadline":      {jsx, "spec.activeDeadlineSeconds", func(j *batchv1.Job) { j.Spec.ActiveDeadlineSeconds = nil }},
+		"a huge activeDeadline":  {py, "spec.activeDeadlineSeconds", func(j *batchv1.Job) { j.Spec.ActiveDeadlineSeconds = ptr.To(int64(86400 * 365)) }},
+		"--no-wall-clock":        {jsx, "--no-wall-clock", func(j *batchv1.Job) { c0(j).Args = append(c0(j).Args, "--no-wall-clock") }},
+		"--no-wall-clock, judge": {py, "--no-wall-clock", func(j *batchv1.Job) { c0(j).Args = append(c0(j).Args, "--no-wall-clock") }},
+		"a huge --max-stream-bytes": {sql, "--max-stream-bytes", func(j *batchv1.Job) {
+			a := c0(j).Args
+			a[len(a)-1] = "1099511627776"
+		}},
+		"the sandbox runs as run": {py, "containers: the python Pod", func(j *batchv1.Job) {
+			pod(j).Containers[1].Args = c0(j).Args
+		}},
+		"no resource limits": {sql, "resources.limits", func(j *batchv1.Job) { c0(j).Resources = corev1.ResourceRequirements{} }},
+		"no memory limit on the sandbox": {py, "resources.limits", func(j *batchv1.Job) {
+			delete(pod(j).Containers[1].Resources.Limits, corev1.ResourceMemory)
+			delete(pod(j).Containers[1].Resources.Requests, corev1.ResourceMemory)
+		}},
+		"scratch without sizeLimit": {jsx, "emptyDir.sizeLimit", func(j *batchv1.Job) { vol(j, "scratch").EmptyDir.SizeLimit = nil }},
+		"a huge scratch":            {jsx, "emptyDir.sizeLimit", func(j *batchv1.Job) { vol(j, "scratch").EmptyDir.SizeLimit = ptr.To(resource.MustParse("1Ti")) }},
+		"a tmpfs scratch without sizeLimit": {py, "emptyDir.sizeLimit", func(j *batchv1.Job) {
+			vol(j, "scratch").EmptyDir = &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}
+		}},
+		"an unbounded channel": {py, "emptyDir.sizeLimit", func(j *batchv1.Job) { vol(j, "channel").EmptyDir.SizeLimit = nil }},
+		"an unbounded grace period": {jsx, "terminationGracePeriodSeconds", func(j *batchv1.Job) {
+			pod(j).TerminationGracePeriodSeconds = ptr.To(int64(1 << 40))
+		}},
+		"an unlisted runtime class": {jsx, "runtimeClassName", func(j *batchv1.Job) { pod(j).RuntimeClassName = ptr.To("runc-unconfined") }},
+		"a Secret in a Python Pod": {py, "volumes[datasource].secret", func(j *batchv1.Job) {
+			pod(j).Volumes = append(pod(j).Volumes, corev1.Volume{Name: "datasource", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+				SecretName: "db", Items: []corev1.KeyToPath{{Key: "dsn", Path: "dsn"}}}}})
+		}},
+		"a Python Pod relabelled sql": {py, "containers: the sql Pod", func(j *batchv1.Job) {
+			j.Spec.Template.Labels[execv1.LabelLanguage] = "sql"
+		}},
+		"a Secret in a JSX Pod": {jsx, "volumes[datasource].secret", func(j *batchv1.Job) {
+			pod(j).Volumes = append(pod(j).Volumes, corev1.Volume{Name: "datasource", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+				SecretName: "db", Items: []corev1.KeyToPath{{Key: "dsn", Path: "dsn"}}}}})
+		}},
+		"a whole Secret": {sql, "volumes[datasource].secret", func(j *batchv1.Job) { vol(j, "datasource").Secret.Items = nil }},
+		"another execution's uid": {jsx, "spec.template.metadata.labels", func(j *batchv1.Job) {
+			j.Spec.Template.Labels[execv1.LabelExecutionUID] = "11111111-2222-3333-4444-555555555555"
+		}},
+		"a Job label of another execution": {jsx, "metadata.ownerReferences", func(j *batchv1.Job) {
+			j.Labels[execv1.LabelExecutionUID] = "11111111-2222-3333-4444-555555555555"
+		}},
+		"no owner": {jsx, "metadata.ownerReferences", func(j *batchv1.Job) { j.OwnerReferences = nil }},
+		"an extra Pod label": {jsx, "spec.template.metadata.labels", func(j *batchv1.Job) { j.Spec.Template.Labels["app"] = "web" }},
+		"root":               {jsx, "runAsUser", func(j *batchv1.Job) { c0(j).SecurityContext.RunAsUser = ptr.To(int64(0)) }},
+		"the sandbox as the judge's uid": {py, "runAsUser", func(j *batchv1.Job) {
+			pod(j).Containers[1].SecurityContext.RunAsUser = ptr.To(controllers.JudgeUID)
+			pod(j).Containers[1].SecurityContext.RunAsGroup = ptr.To(controllers.JudgeUID)
+		}},
+		"capability added": {jsx, "securityContext", func(j *batchv1.Job) {
+			c0(j).SecurityContext.Capabilities.Add = []corev1.Capability{"SYS_ADMIN"}
+		}},
+		"writable root": {jsx, "securityContext", func(j *batchv1.Job) { c0(j).SecurityContext.ReadOnlyRootFilesystem = ptr.To(false) }},
+		"unconfined seccomp": {jsx, "securityContext", func(j *batchv1.Job) {
+			c0(j).SecurityContext.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}
+		}},
+		"unconfined Pod seccomp": {jsx, "spec.template.spec.securityContext", func(j *batchv1.Job) {
+			pod(j).SecurityContext.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}
+		}},
+		"service account token":   {jsx, "automountServiceAccountToken", func(j *batchv1.Job) { pod(j).AutomountServiceAccountToken = ptr.To(true) }},
+		"another service account": {jsx, "serviceAccountName", func(j *batchv1.Job) { pod(j).ServiceAccountName = "admin" }},
+		"host network":            {jsx, "hostNetwork", func(j *batchv1.Job) { pod(j).HostNetwork = true }},
+		"host PID":                {py, "hostPID", func(j *batchv1.Job) { pod(j).HostPID = true }},
+		"a node name":             {jsx, "nodeName", func(j *batchv1.Job) { pod(j).NodeName = "control-plane" }},
+		"a toleration": {jsx, "tolerations", func(j *batchv1.Job) {
+			pod(j).Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
+		}},
+		"hostPath": {jsx, "volumes", func(j *batchv1.Job) {
+			pod(j).Volumes = append(pod(j).Volumes, corev1.Volume{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}})
+		}},
+		"projected token": {jsx, "projected", func(j *batchv1.Job) {
+			v := vol(j, "task")
+			v.Projected.Sources = append(v.Projected.Sources, corev1.VolumeProjection{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "t"}})
+		}},
+		"projected Secret": {jsx, "projected", func(j *batchv1.Job) {
+			v := vol(j, "task")
+			v.Projected.Sources = append(v.Projected.Sources, corev1.VolumeProjection{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "db"}}})
+		}},
+		"a subPath mount": {jsx, "volumeMounts", func(j *batchv1.Job) { c0(j).VolumeMounts[1].SubPath = "x" }},
+		"the datasource mounted in the sandbox": {py, "volumeMounts", func(j *batchv1.Job) {
+			pod(j).Containers[1].VolumeMounts = append(pod(j).Containers[1].VolumeMounts, corev1.VolumeMount{Name: "task", MountPath: "/etc", ReadOnly: true})
+		}},
+		"host port": {jsx, "runner.ports", func(j *batchv1.Job) {
+			c0(j).Ports = []corev1.ContainerPort{{ContainerPort: 80, HostPort: 80}}
+		}},
+		"an env from a Secret": {jsx, "env", func(j *batchv1.Job) {
+			c0(j).Env = append(c0(j).Env, corev1.EnvVar{Name: "X", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+				LocalObjectReference: corev1.LocalObjectReference{Name: "db"}, Key: "dsn"}}})
+		}},
+		"an init container": {jsx, "initContainers", func(j *batchv1.Job) {
+			c := *c0(j).DeepCopy()
+			c.Name = "init"
+			pod(j).InitContainers = []corev1.Container{c}
+		}},
+		"a second container": {jsx, "containers: the jsx Pod", func(j *batchv1.Job) {
+			c := *c0(j).DeepCopy()
+			c.Name = "sidecar"
+			pod(j).Containers = append(pod(j).Containers, c)
+		}},
+		"retries":     {jsx, "spec.parallelism, spec.completions, spec.backoffLimit", func(j *batchv1.Job) { j.Spec.BackoffLimit = ptr.To(int32(6)) }},
+		"parallelism": {jsx, "spec.parallelism, spec.completions, spec.backoffLimit", func(j *batchv1.Job) { j.Spec.Parallelism = ptr.To(int32(50)) }},
+		"restart on failure": {jsx, "restartPolicy", func(j *batchv1.Job) {
+			pod(j).RestartPolicy = corev1.RestartPolicyOnFailure
+		}},
+		"a readiness probe": {jsx, "runner.readinessProbe", func(j *batchv1.Job) {
+			c0(j).ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}}
+		}},
+	}
+	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			err := create(sandbox(mut))
+			n := 100 + len(name) // any fixed UID will do: the creates are dry runs
+			j := managerJob(t, shapeExecution(ns, tc.lang, n), controllers.DefaultJobOptions())
+			tc.mut(j)
+			err := mc.Create(context.Background(), j, client.DryRunAll)
+			if err == nil {
+				t.Fatalf("admitted")
+			}
 			if !apierrors.IsForbidden(err) && !apierrors.IsInvalid(err) {
 				t.Fatalf("create = %v, want refused", err)
 			}
 			if !strings.Contains(err.Error(), "codeexec-sandbox-shape") {
 				t.Errorf("refused, but not by the sandbox-shape policy: %v", err)
 			}
+			if !strings.Contains(err.Error(), tc.field) {
+				t.Errorf("the refusal does not name %q: %v", tc.field, err)
+			}
 		})
 	}
 	t.Run("the admin is not constrained", func(t *testing.T) {
-		if err := k8s.Create(context.Background(), privileged.DeepCopy(), client.DryRunAll); err != nil {
+		j := managerJob(t, shapeExecution(ns, jsx, 998), controllers.DefaultJobOptions())
+		c0(j).SecurityContext.Privileged = ptr.To(true)
+		c0(j).SecurityContext.AllowPrivilegeEscalation = ptr.To(true)
+		if err := k8s.Create(context.Background(), j, client.DryRunAll); err != nil {
 			t.Errorf("the policy constrains an identity other than the manager's: %v", err)
 		}
 	})
