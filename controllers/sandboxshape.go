@@ -17,6 +17,12 @@ import (
 // separated, the images the manager's identity may start.
 var SandboxShapeParam = types.NamespacedName{Namespace: "codeexec-system", Name: "codeexec-sandbox-shape"}
 
+// AnnotationPolicies on a Job names, comma-separated, the ExecutionPolicies
+// that govern its execution (status.policies). The codeexec-sandbox-policy
+// admission policy admits a Job of the manager's identity only when this
+// list is exactly the ExecutionPolicies that select its namespace.
+const AnnotationPolicies = "execution.codeexec.io/policies"
+
 // SandboxShapeImagesKey is the key of SandboxShapeParam holding the images.
 const SandboxShapeImagesKey = "runnerImages"
 

@@ -6,15 +6,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
-	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -57,12 +58,33 @@ func asManager(t *testing.T) client.Client {
 	return mc
 }
 
-// managerJob builds, with the controller's own builder, the Job the
-// controller would create for ce under opts, owner reference included.
+// managerJob builds the Job the controller would create for ce under
+// opts, as start does: the ExecutionPolicies that select ce's namespace
+// resolved with the controller's own functions into status.policies,
+// status.limits and status.sandbox, then BuildJob and the owner reference.
 func managerJob(t *testing.T, ce *execv1.CodeExecution, opts controllers.JobOptions) *batchv1.Job {
 	t.Helper()
-	limits := controllers.ResolveLimits(execv1.ExecutionLimits{}, controllers.BuiltinDefaults())
-	j := controllers.BuildJob(ce, limits, opts)
+	ctx := context.Background()
+	policies := controllers.PolicyListObject()
+	if err := k8s.List(ctx, policies); err != nil {
+		t.Fatal(err)
+	}
+	n := &corev1.Namespace{}
+	if err := k8s.Get(ctx, types.NamespacedName{Name: ce.Namespace}, n); err != nil {
+		t.Fatal(err)
+	}
+	stored := make([]controllers.StoredPolicy, 0, len(policies.Items))
+	for i := range policies.Items {
+		stored = append(stored, controllers.ReadPolicy(&policies.Items[i]))
+	}
+	controllers.ResolveStatus(ce, controllers.PolicyFor(stored, ce.Namespace, n.Labels, true), time.Now())
+	if ce.Status.Limits == nil {
+		t.Fatalf("the policies refuse the execution: %+v", ce.Status.Conditions)
+	}
+	if sb := ce.Status.Sandbox; sb != nil && sb.RuntimeClassName != nil {
+		opts.RuntimeClassName = sb.RuntimeClassName
+	}
+	j := controllers.BuildJob(ce, *ce.Status.Limits, opts)
 	if err := controllerutil.SetControllerReference(ce, j, scheme); err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +251,7 @@ func TestManagerIdentityRefusesEveryOtherShape(t *testing.T) {
 		"a Job label of another execution": {jsx, "metadata.ownerReferences", func(j *batchv1.Job) {
 			j.Labels[execv1.LabelExecutionUID] = "11111111-2222-3333-4444-555555555555"
 		}},
-		"no owner": {jsx, "metadata.ownerReferences", func(j *batchv1.Job) { j.OwnerReferences = nil }},
+		"no owner":           {jsx, "metadata.ownerReferences", func(j *batchv1.Job) { j.OwnerReferences = nil }},
 		"an extra Pod label": {jsx, "spec.template.metadata.labels", func(j *batchv1.Job) { j.Spec.Template.Labels["app"] = "web" }},
 		"root":               {jsx, "runAsUser", func(j *batchv1.Job) { c0(j).SecurityContext.RunAsUser = ptr.To(int64(0)) }},
 		"the sandbox as the judge's uid": {py, "runAsUser", func(j *batchv1.Job) {
@@ -286,6 +308,25 @@ func TestManagerIdentityRefusesEveryOtherShape(t *testing.T) {
 			c.Name = "sidecar"
 			pod(j).Containers = append(pod(j).Containers, c)
 		}},
+		"an undeclared datasource Secret": {sql, "secretName: Secret payroll-db is not declared in spec.datasources of ExecutionPolicy it-datasources", func(j *batchv1.Job) {
+			vol(j, "datasource").Secret.SecretName = "payroll-db"
+		}},
+		"no policies named": {jsx, "metadata.annotations[execution.codeexec.io/policies]", func(j *batchv1.Job) {
+			delete(j.Annotations, controllers.AnnotationPolicies)
+		}},
+		"a selecting policy left out": {jsx, "ExecutionPolicy it-datasources selects namespace", func(j *batchv1.Job) {
+			j.Annotations[controllers.AnnotationPolicies] = controllers.BaselinePolicyName
+		}},
+		"a cpu limit over the policy's maximum": {py, "containers[sandbox].resources.limits: over the Python maximum of ExecutionPolicy codeexec-baseline", func(j *batchv1.Job) {
+			pod(j).Containers[1].Resources.Limits[corev1.ResourceCPU] = resource.MustParse("16")
+			pod(j).Containers[1].Resources.Requests[corev1.ResourceCPU] = resource.MustParse("16")
+		}},
+		"a memory limit over the policy's maximum": {sql, "containers[runner].resources.limits: over the SQL maximum", func(j *batchv1.Job) {
+			c0(j).Resources.Limits[corev1.ResourceMemory] = resource.MustParse("64Gi")
+		}},
+		"a deadline over the policy's maximum": {jsx, "spec.activeDeadlineSeconds: over the JSX maximum timeoutSeconds of ExecutionPolicy codeexec-baseline", func(j *batchv1.Job) {
+			j.Spec.ActiveDeadlineSeconds = ptr.To(int64(3000))
+		}},
 		"retries":     {jsx, "spec.parallelism, spec.completions, spec.backoffLimit", func(j *batchv1.Job) { j.Spec.BackoffLimit = ptr.To(int32(6)) }},
 		"parallelism": {jsx, "spec.parallelism, spec.completions, spec.backoffLimit", func(j *batchv1.Job) { j.Spec.Parallelism = ptr.To(int32(50)) }},
 		"restart on failure": {jsx, "restartPolicy", func(j *batchv1.Job) {
@@ -307,14 +348,30 @@ func TestManagerIdentityRefusesEveryOtherShape(t *testing.T) {
 			if !apierrors.IsForbidden(err) && !apierrors.IsInvalid(err) {
 				t.Fatalf("create = %v, want refused", err)
 			}
-			if !strings.Contains(err.Error(), "codeexec-sandbox-shape") {
-				t.Errorf("refused, but not by the sandbox-shape policy: %v", err)
+			if !strings.Contains(err.Error(), "codeexec-sandbox-shape") && !strings.Contains(err.Error(), "codeexec-sandbox-policy") {
+				t.Errorf("refused, but not by the sandbox-shape or sandbox-policy admission policy: %v", err)
 			}
 			if !strings.Contains(err.Error(), tc.field) {
 				t.Errorf("the refusal does not name %q: %v", tc.field, err)
 			}
 		})
 	}
+	t.Run("a namespace no ExecutionPolicy selects", func(t *testing.T) {
+		ctx := context.Background()
+		bare := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "it-unselected-"}}
+		if err := k8s.Create(ctx, bare); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = k8s.Delete(context.Background(), bare) })
+		// What a compromised manager would build: the Job of a selected
+		// namespace, placed in this one.
+		j := managerJob(t, shapeExecution(ns, jsx, 997), controllers.DefaultJobOptions())
+		j.Namespace = bare.Name
+		err := mc.Create(ctx, j, client.DryRunAll)
+		if err == nil || !strings.Contains(err.Error(), "is named but does not select namespace "+bare.Name) {
+			t.Fatalf("create in an unselected namespace = %v, want refused naming the namespace", err)
+		}
+	})
 	t.Run("the admin is not constrained", func(t *testing.T) {
 		j := managerJob(t, shapeExecution(ns, jsx, 998), controllers.DefaultJobOptions())
 		c0(j).SecurityContext.Privileged = ptr.To(true)
