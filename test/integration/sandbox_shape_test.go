@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,11 +11,14 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -401,4 +405,208 @@ func TestManagerRunnerImageMustMatchTheSandboxShapeParam(t *testing.T) {
 	if found || err != nil {
 		t.Fatalf("no parameter: found=%t err=%v, want not found and no error", found, err)
 	}
+}
+
+// TestManagerIdentityCreatesAndDeletesOnlyItsChildren: the ConfigMaps and
+// NetworkPolicies the controller builds are admitted for the manager's
+// identity; anything else it could create with its role (the sandbox-shape
+// parameter, an unowned ConfigMap, a NetworkPolicy that opens the sandbox)
+// is refused, and it deletes only sandbox Jobs and Pods.
+func TestManagerIdentityCreatesAndDeletesOnlyItsChildren(t *testing.T) {
+	mc := asManager(t)
+	ns := newNamespace(t, nil)
+	waitForShapePolicy(t, mc, ns)
+	ctx := context.Background()
+	owned := func(ce *execv1.CodeExecution, obj client.Object) client.Object {
+		if err := controllerutil.SetControllerReference(ce, obj, scheme); err != nil {
+			t.Fatal(err)
+		}
+		return obj
+	}
+	ce := shapeExecution(ns, execv1.LanguageSQL, 700)
+	py := shapeExecution(ns, execv1.LanguagePython, 701)
+	limits := controllers.ResolveLimits(execv1.ExecutionLimits{}, controllers.BuiltinDefaults())
+	task, err := controllers.BuildTaskConfigMap(ce, limits, controllers.SQLPermissions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, result, err := controllers.ResultStatus(ce, []byte(`[`+strings.Repeat(`{"k":"v"},`, 3000)+`{}]`), false)
+	if err != nil || result == nil {
+		t.Fatalf("building a stored result: %v", err)
+	}
+	eps := controllers.DeclaredEndpoints([]string{"127.0.0.1:3306", "[::1]:3307", "db.example.internal:3306"},
+		func(string) ([]net.IP, error) { return []net.IP{net.ParseIP("10.1.2.3")}, nil })
+	admitted := map[string]client.Object{
+		"the task ConfigMap":           owned(ce, task),
+		"the result ConfigMap":         owned(ce, result),
+		"the SQL NetworkPolicy":        owned(ce, controllers.BuildNetworkPolicy(ce, eps)),
+		"the Python NetworkPolicy":     owned(py, controllers.BuildNetworkPolicy(py, nil)),
+		"a SQL NetworkPolicy, no DNS":  owned(ce, controllers.BuildNetworkPolicy(ce, eps[:2])),
+		"a SQL NetworkPolicy, nothing": owned(ce, controllers.BuildNetworkPolicy(ce, nil)),
+	}
+	for name, obj := range admitted {
+		t.Run("admitted/"+name, func(t *testing.T) {
+			if err := mc.Create(ctx, obj.DeepCopyObject().(client.Object), client.DryRunAll); err != nil {
+				t.Fatalf("the manager cannot create what it builds: %v", err)
+			}
+		})
+	}
+	np := func(mut func(*networkingv1.NetworkPolicy)) client.Object {
+		p := owned(ce, controllers.BuildNetworkPolicy(ce, eps)).(*networkingv1.NetworkPolicy)
+		mut(p)
+		return p
+	}
+	tcp := corev1.ProtocolTCP
+	refused := map[string]struct {
+		field string
+		obj   client.Object
+	}{
+		"the sandbox-shape parameter": {"metadata.namespace", &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Namespace: controllers.SandboxShapeParam.Namespace, Name: "codeexec-sandbox-shape-2", Labels: task.Labels},
+			Data:       map[string]string{"runnerImages": "attacker/tools"}}},
+		"an unlabelled ConfigMap": {"metadata.labels", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "loose"}}},
+		"a ConfigMap of another execution": {"metadata.ownerReferences", func() client.Object {
+			cm := task.DeepCopy()
+			cm.Labels[execv1.LabelExecutionUID] = "11111111-2222-3333-4444-555555555555"
+			return cm
+		}()},
+		"egress to everything": {"spec.egress", np(func(p *networkingv1.NetworkPolicy) {
+			p.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{}}
+		})},
+		"egress to 0.0.0.0/0": {"spec.egress", np(func(p *networkingv1.NetworkPolicy) {
+			p.Spec.Egress[0].To = []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0"}}}
+		})},
+		"egress on every port": {"spec.egress", np(func(p *networkingv1.NetworkPolicy) { p.Spec.Egress[0].Ports = nil })},
+		"egress on a port range": {"spec.egress", np(func(p *networkingv1.NetworkPolicy) {
+			p.Spec.Egress[0].Ports = []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: ptr.To(intstr.FromInt32(1)), EndPort: ptr.To(int32(65535))}}
+		})},
+		"egress to every Pod": {"spec.egress", np(func(p *networkingv1.NetworkPolicy) {
+			p.Spec.Egress[0].To = []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{}}}
+		})},
+		"ingress from everything": {"spec.ingress", np(func(p *networkingv1.NetworkPolicy) {
+			p.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{}}
+		})},
+		"egress type dropped": {"spec.ingress, spec.policyTypes", np(func(p *networkingv1.NetworkPolicy) {
+			p.Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
+		})},
+		"every Pod of the namespace": {"spec.podSelector", np(func(p *networkingv1.NetworkPolicy) {
+			p.Spec.PodSelector = metav1.LabelSelector{}
+		})},
+		"another execution's Pod": {"spec.podSelector", np(func(p *networkingv1.NetworkPolicy) {
+			p.Spec.PodSelector.MatchLabels[execv1.LabelExecutionUID] = "11111111-2222-3333-4444-555555555555"
+		})},
+	}
+	for name, tc := range refused {
+		t.Run("refused/"+name, func(t *testing.T) {
+			err := mc.Create(ctx, tc.obj, client.DryRunAll)
+			if err == nil {
+				t.Fatal("admitted")
+			}
+			if !strings.Contains(err.Error(), "codeexec-manager-children") || !strings.Contains(err.Error(), tc.field) {
+				t.Fatalf("create = %v, want refused by codeexec-manager-children naming %q", err, tc.field)
+			}
+		})
+	}
+
+	// Deletes: a bystander's Pod and Job are refused, the sandbox's admitted.
+	sandboxLabels := map[string]string{execv1.LabelExecutionUID: string(ce.UID), execv1.LabelComponent: "sandbox", execv1.LabelManagedBy: execv1.ManagedByValue}
+	pod := func(name string, labels map[string]string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
+	}
+	bystanderJob := managerJob(t, shapeExecution(ns, execv1.LanguageJSX, 702), controllers.DefaultJobOptions())
+	bystanderJob.Labels = map[string]string{"app": "payroll"}
+	bystanderJob.OwnerReferences = nil
+	for _, obj := range []client.Object{pod("bystander", map[string]string{"app": "web"}), pod("sandbox", sandboxLabels), bystanderJob} {
+		if err := k8s.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, obj := range []client.Object{pod("bystander", nil), &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: bystanderJob.Name}}} {
+		err := mc.Delete(ctx, obj, client.DryRunAll)
+		if err == nil || !strings.Contains(err.Error(), "codeexec-manager-children") || !strings.Contains(err.Error(), "deletes only") {
+			t.Errorf("deleting %s as the manager = %v, want refused", obj.GetName(), err)
+		}
+	}
+	if err := mc.Delete(ctx, pod("sandbox", nil), client.DryRunAll); err != nil {
+		t.Errorf("the manager cannot delete a sandbox Pod: %v", err)
+	}
+}
+
+// TestManagerIdentityCannotRewriteRecordedStatus: what an execution's
+// status records once (Job UID, limits, policies, sandbox settings) and a
+// terminal outcome cannot be rewritten by the manager's identity.
+func TestManagerIdentityCannotRewriteRecordedStatus(t *testing.T) {
+	mc := asManager(t)
+	ctx := context.Background()
+	ns := newNamespace(t, nil)
+	running := wrappers.MakeCodeExecution("recorded", ns).Language(execv1.LanguageJSX).Code("export default () => <div/>").Obj()
+	if err := k8s.Create(ctx, running); err != nil {
+		t.Fatal(err)
+	}
+	// No kubelet runs here: the execution waits for its Pod with its Job
+	// UID, limits and policies recorded.
+	eventually(t, waitFor, "the recorded Job UID", func() error {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(running), running); err != nil {
+			return err
+		}
+		if running.Status.JobUID == "" || running.Status.Limits == nil {
+			return fmt.Errorf("status %+v", running.Status)
+		}
+		return nil
+	})
+	finished := wrappers.MakeCodeExecution("finished", newUnselectedNamespace(t, nil)).Language(execv1.LanguageJSX).Code("x").Obj()
+	if err := k8s.Create(ctx, finished); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, waitFor, "a terminal PolicyViolation", func() error {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(finished), finished); err != nil {
+			return err
+		}
+		if c := meta.FindStatusCondition(finished.Status.Conditions, execv1.ConditionSucceeded); c == nil || c.Status != metav1.ConditionFalse {
+			return fmt.Errorf("conditions %+v", finished.Status.Conditions)
+		}
+		return nil
+	})
+	cases := map[string]struct {
+		ce    *execv1.CodeExecution
+		field string
+		mut   func(*execv1.CodeExecutionStatus)
+	}{
+		"the Job UID":  {running, "status.jobUID", func(s *execv1.CodeExecutionStatus) { s.JobUID = "11111111-2222-3333-4444-555555555555" }},
+		"the limits":   {running, "status.limits", func(s *execv1.CodeExecutionStatus) { s.Limits.CPU = ptr.To(resource.MustParse("64")) }},
+		"the policies": {running, "status.policies", func(s *execv1.CodeExecutionStatus) { s.Policies = []string{"permissive"} }},
+		"the sandbox": {running, "status.sandbox", func(s *execv1.CodeExecutionStatus) {
+			s.Sandbox = &execv1.SandboxSettings{SQLSystemSchemas: true, SQLShow: true}
+		}},
+		"a terminal outcome made a success": {finished, "status.conditions[Succeeded]", func(s *execv1.CodeExecutionStatus) {
+			meta.SetStatusCondition(&s.Conditions, metav1.Condition{Type: execv1.ConditionSucceeded, Status: metav1.ConditionTrue, Reason: "Completed", Message: "ok"})
+		}},
+		"a terminal outcome reopened": {finished, "status.conditions[Succeeded]", func(s *execv1.CodeExecutionStatus) {
+			meta.SetStatusCondition(&s.Conditions, metav1.Condition{Type: execv1.ConditionSucceeded, Status: metav1.ConditionUnknown, Reason: "Pending", Message: "again"})
+		}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			ce := &execv1.CodeExecution{}
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(tc.ce), ce); err != nil {
+				t.Fatal(err)
+			}
+			tc.mut(&ce.Status)
+			err := mc.Status().Update(ctx, ce, client.DryRunAll)
+			if err == nil || !strings.Contains(err.Error(), "codeexec-manager-status") || !strings.Contains(err.Error(), tc.field) {
+				t.Fatalf("status update = %v, want refused by codeexec-manager-status naming %s", err, tc.field)
+			}
+		})
+	}
+	t.Run("an unchanged record is admitted", func(t *testing.T) {
+		ce := &execv1.CodeExecution{}
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(running), ce); err != nil {
+			t.Fatal(err)
+		}
+		ce.Status.Stdout = "x"
+		if err := mc.Status().Update(ctx, ce, client.DryRunAll); err != nil {
+			t.Fatalf("status update = %v", err)
+		}
+	})
 }
