@@ -331,6 +331,9 @@ func TestManagerIdentityRefusesEveryOtherShape(t *testing.T) {
 		"a deadline over the policy's maximum": {jsx, "spec.activeDeadlineSeconds: over the JSX maximum timeoutSeconds of ExecutionPolicy codeexec-baseline", func(j *batchv1.Job) {
 			j.Spec.ActiveDeadlineSeconds = ptr.To(int64(3000))
 		}},
+		"no managed-by label (escaping the parameter bindings)": {jsx, "metadata.labels: the manager creates only jobs labelled", func(j *batchv1.Job) {
+			delete(j.Labels, execv1.LabelManagedBy)
+		}},
 		"retries":     {jsx, "spec.parallelism, spec.completions, spec.backoffLimit", func(j *batchv1.Job) { j.Spec.BackoffLimit = ptr.To(int32(6)) }},
 		"parallelism": {jsx, "spec.parallelism, spec.completions, spec.backoffLimit", func(j *batchv1.Job) { j.Spec.Parallelism = ptr.To(int32(50)) }},
 		"restart on failure": {jsx, "restartPolicy", func(j *batchv1.Job) {
@@ -352,8 +355,9 @@ func TestManagerIdentityRefusesEveryOtherShape(t *testing.T) {
 			if !apierrors.IsForbidden(err) && !apierrors.IsInvalid(err) {
 				t.Fatalf("create = %v, want refused", err)
 			}
-			if !strings.Contains(err.Error(), "codeexec-sandbox-shape") && !strings.Contains(err.Error(), "codeexec-sandbox-policy") {
-				t.Errorf("refused, but not by the sandbox-shape or sandbox-policy admission policy: %v", err)
+			if !strings.Contains(err.Error(), "codeexec-sandbox-shape") && !strings.Contains(err.Error(), "codeexec-sandbox-policy") &&
+				!strings.Contains(err.Error(), "codeexec-manager-children") {
+				t.Errorf("refused, but not by the codeexec admission policies: %v", err)
 			}
 			if !strings.Contains(err.Error(), tc.field) {
 				t.Errorf("the refusal does not name %q: %v", tc.field, err)
@@ -393,15 +397,17 @@ func TestManagerIdentityRefusesEveryOtherShape(t *testing.T) {
 func TestManagerRunnerImageMustMatchTheSandboxShapeParam(t *testing.T) {
 	asManager(t) // installs config/admission/sandbox-shape.yaml with its parameter
 	ctx := context.Background()
-	found, err := controllers.VerifySandboxShape(ctx, k8s, controllers.SandboxShapeParam, controllers.DefaultJobOptions().RunnerImage)
+	found, err := controllers.VerifySandboxShape(ctx, k8s, controllers.SandboxShapeParam, controllers.DefaultJobOptions())
 	if err != nil || !found {
 		t.Fatalf("the shipped parameter and the manager's default --runner-image disagree: found=%t err=%v", found, err)
 	}
-	found, err = controllers.VerifySandboxShape(ctx, k8s, controllers.SandboxShapeParam, "registry.example.com/evil:latest")
+	evil := controllers.DefaultJobOptions()
+	evil.RunnerImage = "registry.example.com/evil:latest"
+	found, err = controllers.VerifySandboxShape(ctx, k8s, controllers.SandboxShapeParam, evil)
 	if !found || err == nil || !strings.Contains(err.Error(), "--runner-image registry.example.com/evil:latest is not among") {
 		t.Fatalf("an image the policy refuses: found=%t err=%v, want a refusal naming it", found, err)
 	}
-	found, err = controllers.VerifySandboxShape(ctx, k8s, types.NamespacedName{Namespace: "codeexec-system", Name: "absent"}, "x")
+	found, err = controllers.VerifySandboxShape(ctx, k8s, types.NamespacedName{Namespace: "codeexec-system", Name: "absent"}, evil)
 	if found || err != nil {
 		t.Fatalf("no parameter: found=%t err=%v, want not found and no error", found, err)
 	}
@@ -609,4 +615,48 @@ func TestManagerIdentityCannotRewriteRecordedStatus(t *testing.T) {
 			t.Fatalf("status update = %v", err)
 		}
 	})
+}
+
+// TestSandboxShapeParamMissingRefusesOnlyTheOperatorsJobs: without its
+// parameter the sandbox-shape binding refuses the Jobs labelled as the
+// operator's (fail closed for the manager), and no other Job of the
+// cluster.
+func TestSandboxShapeParamMissingRefusesOnlyTheOperatorsJobs(t *testing.T) {
+	mc := asManager(t)
+	ns := newNamespace(t, nil)
+	waitForShapePolicy(t, mc, ns)
+	ctx := context.Background()
+	param := &corev1.ConfigMap{}
+	if err := k8s.Get(ctx, controllers.SandboxShapeParam, param); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Delete(ctx, param); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		param.ResourceVersion, param.UID, param.CreationTimestamp, param.ManagedFields = "", "", metav1.Time{}, nil
+		if err := k8s.Create(context.Background(), param); err != nil {
+			t.Errorf("restoring the parameter: %v", err)
+		}
+		waitForShapePolicy(t, mc, ns)
+		eventually(t, waitFor, "the manager's Jobs admitted again", func() error {
+			return mc.Create(context.Background(), managerJob(t, shapeExecution(ns, execv1.LanguageJSX, 801), controllers.DefaultJobOptions()), client.DryRunAll)
+		})
+	})
+	job := managerJob(t, shapeExecution(ns, execv1.LanguageJSX, 800), controllers.DefaultJobOptions())
+	eventually(t, waitFor, "the manager's Job refused for want of the parameter", func() error {
+		err := mc.Create(ctx, job.DeepCopy(), client.DryRunAll)
+		if err == nil || !strings.Contains(err.Error(), "no params found") {
+			return fmt.Errorf("create = %v", err)
+		}
+		return nil
+	})
+	other := job.DeepCopy()
+	other.Labels = map[string]string{"app": "nightly-report"}
+	other.OwnerReferences = nil
+	other.Spec.Template.Labels = map[string]string{"app": "nightly-report"}
+	other.Spec.Template.Spec.Containers[0].Image = "busybox"
+	if err := k8s.Create(ctx, other, client.DryRunAll); err != nil {
+		t.Errorf("another workload's Job is refused while the parameter is missing: %v", err)
+	}
 }
