@@ -104,15 +104,18 @@ docker-build: ## Build the manager and runner images (needs a Docker engine).
 ##@ Deployment
 
 .PHONY: install
-install: manifests envtest ## Install the CRDs, the admission policies and the baseline ExecutionPolicy into the cluster KUBECONFIG points at.
+install: manifests envtest ## Install the CRDs, the admission policies, the manager's identity (config/identity) and the baseline ExecutionPolicy into the cluster KUBECONFIG points at.
 	$(KUBECTL) apply --server-side -f config/crd/bases
 	$(KUBECTL) wait --for=condition=established --timeout=60s crd/executionpolicies.execution.codeexec.io
 	$(KUBECTL) apply --server-side -f config/admission/execution-policy.yaml
 	$(KUBECTL) apply --server-side -f config/samples/baseline-executionpolicy.yaml
+	$(KUBECTL) apply --server-side -k config/identity
+	$(KUBECTL) apply --server-side -f config/admission/sandbox-shape.yaml
 
 .PHONY: uninstall
 uninstall: manifests envtest ## Remove the CRDs and the admission policy.
 	$(KUBECTL) delete --ignore-not-found -f config/samples/baseline-executionpolicy.yaml
+	$(KUBECTL) delete --ignore-not-found -f config/admission/sandbox-shape.yaml
 	$(KUBECTL) delete --ignore-not-found -f config/admission/execution-policy.yaml
 	$(KUBECTL) delete --ignore-not-found -f config/crd/bases
 

@@ -117,7 +117,7 @@ func main() {
 		MaxConcurrentReconciles:   workers,
 		AllowUnselectedNamespaces: allowUnselected,
 	}
-	if err := checkSandboxShape(mgr.GetAPIReader(), shapeParam, jobOpts.RunnerImage); err != nil {
+	if err := checkSandboxShape(mgr.GetAPIReader(), shapeParam, jobOpts); err != nil {
 		setupLog.Error(err, "Refusing to start: the sandbox-shape admission policy would refuse every Job")
 		os.Exit(1)
 	}
@@ -153,7 +153,7 @@ func main() {
 // images and --runner-image one source of truth: the manager starts only
 // if the policy's parameter (namespace/name in param) allows its image, or
 // does not exist (the policy is not installed, or not yet: logged).
-func checkSandboxShape(c client.Reader, param, image string) error {
+func checkSandboxShape(c client.Reader, param string, o controllers.JobOptions) error {
 	if param == "" {
 		return nil
 	}
@@ -163,9 +163,9 @@ func checkSandboxShape(c client.Reader, param, image string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	found, err := controllers.VerifySandboxShape(ctx, c, types.NamespacedName{Namespace: ns, Name: name}, image)
+	found, err := controllers.VerifySandboxShape(ctx, c, types.NamespacedName{Namespace: ns, Name: name}, o)
 	if err == nil && !found {
-		setupLog.Info("The sandbox-shape admission policy's parameter does not exist; not checking --runner-image against it", "param", param)
+		setupLog.Info("The sandbox-shape admission policy's parameter does not exist; not checking the Job options against it", "param", param)
 	}
 	return err
 }

@@ -103,7 +103,7 @@ func CacheOptions() cache.Options {
 // +kubebuilder:rbac:groups="",resources=events,verbs=list
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=execution.codeexec.io,resources=executionpolicies,verbs=get;list;watch
-// +kubebuilder:rbac:groups=execution.codeexec.io,resources=executionpolicies/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=execution.codeexec.io,resources=executionpolicies/status,verbs=get;patch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=resourcequotas,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=limitranges,verbs=get;list;watch

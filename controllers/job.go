@@ -264,6 +264,11 @@ func BuildJob(ce *execv1.CodeExecution, l execv1.ExecutionLimits, o JobOptions) 
 			},
 		},
 	}
+	if len(ce.Status.Policies) > 0 {
+		// The sandbox-policy admission policy checks these against the
+		// ExecutionPolicies that select the namespace.
+		job.Annotations[AnnotationPolicies] = strings.Join(ce.Status.Policies, ",")
+	}
 	if o.DisableRunnerWallClock {
 		c := &job.Spec.Template.Spec.Containers[0]
 		c.Args = append(c.Args, "--no-wall-clock")

@@ -47,3 +47,45 @@ install_crds() {
   # selects it; this one selects execution.codeexec.io/enabled=true.
   "$K" apply --server-side -f "$CX_ROOT/config/samples/baseline-executionpolicy.yaml" >&2
 }
+
+# MANAGER_SA is the identity the manager runs as; the admission policies of
+# config/admission/sandbox-shape.yaml are bound to it.
+MANAGER_SA=system:serviceaccount:codeexec-system:codeexec-controller-manager
+
+# install_manager_identity applies the manager's namespace, service account
+# and roles (config/identity) and the admission policies bound to it
+# (config/admission/sandbox-shape.yaml, its parameter listing
+# $RUNNER_IMAGE), then writes to $1 a kubeconfig that acts as that service
+# account (impersonation by the current user). A manager run with it is
+# judged by the policies as the deployed one is: its real Jobs must pass.
+install_manager_identity() {
+  local out=$1 user
+  "$K" apply --server-side -k "$CX_ROOT/config/identity" >&2
+  "$K" apply --server-side --force-conflicts -f "$CX_ROOT/config/admission/sandbox-shape.yaml" >&2
+  # The parameter lists the runner image this run uses.
+  "$K" -n codeexec-system patch configmap codeexec-sandbox-shape --type merge \
+    -p "{\"data\":{\"runnerImages\":\"$RUNNER_IMAGE\"}}" >&2
+  "$K" config view --raw --minify --flatten >"$out"
+  user=$("$K" --kubeconfig "$out" config view -o jsonpath='{.users[0].name}')
+  "$K" --kubeconfig "$out" config set "users.$user.act-as" "$MANAGER_SA" >/dev/null
+  chmod 600 "$out"
+  # The API server loads admission policies asynchronously: wait until the
+  # sandbox-shape policy refuses a privileged Job of the manager's identity.
+  local i reply
+  for i in $(seq 1 60); do
+    reply=$("$K" --kubeconfig "$out" create --dry-run=server -f - 2>&1 <<'JOB'
+apiVersion: batch/v1
+kind: Job
+metadata: {name: codeexec-policy-probe, namespace: default, labels: {app.kubernetes.io/managed-by: codeexec-operator}}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: busybox, securityContext: {privileged: true}}]
+JOB
+    ) || true
+    case "$reply" in *"ValidatingAdmissionPolicy 'codeexec-"*) return 0 ;; esac
+    sleep 1
+  done
+  say "the sandbox-shape admission policy did not take effect"; return 1
+}

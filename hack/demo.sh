@@ -26,8 +26,11 @@ PULL=IfNotPresent
 if [ "$LOCAL_CLUSTER" = 1 ]; then DB_ADDRESS=${DB_ADDRESS:-$(host_address)}; PULL=Never; fi
 
 mkdir -p bin/demo
+# The manager runs as its service account, judged by the admission
+# policies bound to it (config/admission/sandbox-shape.yaml).
+install_manager_identity bin/demo/manager.kubeconfig
 go build -o bin/manager .
-bin/manager --runner-image "$RUNNER_IMAGE" --runner-image-pull-policy "$PULL" \
+bin/manager --kubeconfig bin/demo/manager.kubeconfig --runner-image "$RUNNER_IMAGE" --runner-image-pull-policy "$PULL" \
   --metrics-bind-address 0 --health-probe-bind-address 0 >bin/demo/manager.log 2>&1 &
 MANAGER_PID=$!
 say "manager running (pid $MANAGER_PID, log bin/demo/manager.log)"

@@ -15,6 +15,13 @@ if [ "$LOCAL_CLUSTER" = 1 ] && [ -z "${KEEP:-}" ]; then
   trap '"$HERE/cluster-down.sh" >&2 || true' EXIT
 fi
 install_crds
+# The manager runs as its service account, judged by the admission
+# policies bound to it, except where a test needs a testing-only flag those
+# policies refuse (test/e2e/suite_test.go).
+mkdir -p bin
+install_manager_identity bin/manager-e2e.kubeconfig
+E2E_MANAGER_KUBECONFIG=$CX_ROOT/bin/manager-e2e.kubeconfig
+export E2E_MANAGER_KUBECONFIG
 E2E_HOST_ADDRESS=${E2E_HOST_ADDRESS:-$(host_address)}
 export E2E_HOST_ADDRESS RUNNER_IMAGE
 say "go test -tags e2e ./test/e2e/ (runner image $RUNNER_IMAGE, host address $E2E_HOST_ADDRESS)"

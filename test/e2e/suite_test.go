@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -107,6 +108,14 @@ func startManager(extra ...string) error {
 		// not what these tests look at. A later flag overrides this one.
 		"--deadline-grace-seconds", "60",
 	}, extra...)
+	// As the deployed manager: its service account, judged by the
+	// admission policies bound to it (hack/test-e2e.sh writes this
+	// kubeconfig). A testing-only flag whose Jobs those policies refuse
+	// (--testing-disable-runner-wall-clock) runs with the caller's
+	// credentials instead.
+	if kc := os.Getenv("E2E_MANAGER_KUBECONFIG"); kc != "" && !slices.Contains(extra, "--testing-disable-runner-wall-clock") {
+		args = append(args, "--kubeconfig", kc)
+	}
 	cmd := exec.Command(managerBin, args...)
 	logf, err := os.OpenFile(filepath.Join(repoRoot(), "bin", "manager-e2e.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
