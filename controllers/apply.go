@@ -51,8 +51,10 @@ func (r *CodeExecutionReconciler) apply(ctx context.Context, ce *execv1.CodeExec
 // controls, so that none of its code runs any more. w is what this
 // reconcile observed; without it the Job and Pods are looked up in the
 // cache. Only the Job whose UID status.jobUID holds is deleted: never an
-// object the execution does not own.
-func (r *CodeExecutionReconciler) stopWorkload(ctx context.Context, ce *execv1.CodeExecution, w *workload) error {
+// object the execution does not own. With the Job gone (deleted with
+// --cascade=orphan), the Pods that name it are deleted only when
+// sweepOrphans is set.
+func (r *CodeExecutionReconciler) stopWorkload(ctx context.Context, ce *execv1.CodeExecution, w *workload, sweepOrphans bool) error {
 	r.queue.release(ce.Namespace, ce.UID)
 	r.started.Delete(ce.UID)
 	r.refusals.Delete(ce.UID)
@@ -81,9 +83,18 @@ func (r *CodeExecutionReconciler) stopWorkload(ctx context.Context, ce *execv1.C
 			return fmt.Errorf("listing Pods: %w", err)
 		}
 		w = &workload{job: job}
-		for _, p := range pods.Items {
-			if jobsPod(&p, ce.Status.JobUID) {
-				w.pods = append(w.pods, p)
+		if job != nil {
+			// A Pod that only claims the Job (a neighbour's decoy with a
+			// forged owner reference) is not ours to delete.
+			w.pods, _ = jobPods(pods.Items, job)
+		} else if sweepOrphans {
+			// Without the Job there is no template to compare with: a Pod
+			// that names the recorded Job UID as its controller, or in the
+			// Job controller's label, is the orphan to stop.
+			for _, p := range pods.Items {
+				if jobsPod(&p, ce.Status.JobUID) {
+					w.pods = append(w.pods, p)
+				}
 			}
 		}
 	}

@@ -133,8 +133,12 @@ func (r *CodeExecutionReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		r.recordTransition(ctx, ce, old)
 	}
 	if isFinished(ce) {
-		// The terminal status is stored: now nothing of it may run.
-		return ctrl.Result{}, errors.Join(err, r.stopWorkload(ctx, ce, stop))
+		// The terminal status is stored: now nothing of it may run. Pods
+		// left by a Job that vanished are swept only in the reconcile that
+		// ended the execution (later, with the Job gone, a Pod that names
+		// it is a neighbour's decoy: the Job's own were deleted then).
+		justFinished := !isFinished(&execv1.CodeExecution{Status: *old})
+		return ctrl.Result{}, errors.Join(err, r.stopWorkload(ctx, ce, stop, justFinished))
 	}
 	return res, err
 }

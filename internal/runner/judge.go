@@ -65,11 +65,17 @@ type JudgeOptions struct {
 	ReportGrace time.Duration
 }
 
-// Defaults of the judge. Together they stay under the Job's default
+// Defaults of the judge. The report grace stays under the Job's default
 // deadline grace (15 s), so that the judge, not activeDeadlineSeconds,
-// reports a run that never ends.
+// reports a run that never ends. The wait for the sandbox's connection
+// counts no time of the code's (its clock starts at the connection) and is
+// long: kubelet starts the sandbox container after the judge's, and on a
+// loaded node that took more than 8 s (20 Pods starting at once on two
+// cores). A sandbox that never connects is ended by the Job's deadline
+// first, under the default grace; the bound only keeps a judge whose Pod
+// has no deadline from waiting forever.
 const (
-	DefaultConnectTimeout = 8 * time.Second
+	DefaultConnectTimeout = 2 * time.Minute
 	DefaultReportGrace    = 4 * time.Second
 )
 

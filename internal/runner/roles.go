@@ -11,9 +11,9 @@ import (
 )
 
 const rolesUsage = `  runner judge   --task-dir DIR --channel SOCKET [--termination-log PATH] [--max-stream-bytes N]
-                 [--connect-timeout 8s] [--report-grace 4s] [--no-wall-clock]
+                 [--connect-timeout 2m] [--report-grace 4s] [--no-wall-clock]
   runner sandbox --task-dir DIR --channel SOCKET [--scratch-dir DIR] [--max-stream-bytes N] [--python PATH]
-                 [--connect-timeout 8s] [--no-wall-clock]
+                 [--connect-timeout 2m] [--no-wall-clock]
 `
 
 // roleFlags are the flags judge and sandbox share.
