@@ -91,7 +91,7 @@
 // statement and refused over MaxPatternSteps; over table data a pattern
 // must be linear per start. Introducers the server converts (_utf16le,
 // _ucs2, ...) are refused in pattern functions; EXTRACTVALUE and
-// UPDATEXML take a literal XPath without descendant steps. The executor
+// UPDATEXML take a literal XPath with at most one descendant step. The executor
 // clears MariaDB's default_regex_flags.
 //
 // GET_FORMAT(DATE|TIME|DATETIME|TIMESTAMP, ...): vitess parses the keyword
