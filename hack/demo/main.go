@@ -259,7 +259,7 @@ func printResult(ctx context.Context, c client.Client, ce *execv1.CodeExecution,
 		path := filepath.Join(outDir, ce.Name+".html")
 		_ = os.WriteFile(path, []byte(r.HTML), 0o644)
 		fmt.Printf("   a %d-byte document for <iframe sandbox=%q srcdoc=...>, sha256 %s\n", len(r.HTML), r.Manifest.Sandbox, r.Manifest.SHA256)
-		fmt.Printf("   written to %s; web/host.html shows how a page embeds it\n", path)
+		fmt.Printf("   written to %s; web/host.html shows how a page embeds it (served with its script-src filled by jsxbuild.FillHostPage)\n", path)
 	default:
 		var v any
 		_ = json.Unmarshal(payload, &v)

@@ -128,10 +128,13 @@ func TestHostFilesFollowTheManifest(t *testing.T) {
 	if !strings.Contains(csp, "default-src 'none'") {
 		t.Errorf("web/host.html CSP lacks default-src 'none': %s", csp)
 	}
-	for _, bad := range []string{"unsafe-inline'; script", "'unsafe-eval'", "strict-dynamic"} {
-		if strings.Contains(csp, bad) || strings.Contains(scriptSrc, "unsafe") {
-			t.Errorf("web/host.html CSP allows %q: %s", bad, csp)
+	for _, bad := range []string{"'unsafe-eval'", "'unsafe-hashes'", "'strict-dynamic'", "'unsafe-inline'; script"} {
+		if strings.Contains(csp, bad) {
+			t.Errorf("web/host.html CSP allows %s: %s", bad, csp)
 		}
+	}
+	if strings.Contains(scriptSrc, "unsafe") || strings.Contains(scriptSrc, "*") || strings.Contains(scriptSrc, ":") {
+		t.Errorf("web/host.html script-src allows more than its own files and the hashes: %s", scriptSrc)
 	}
 	for _, d := range strings.Split(embedderDirectives, "; ") {
 		if !strings.Contains(csp, d) {

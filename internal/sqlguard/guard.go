@@ -89,10 +89,12 @@
 // inline options, \Q); their worst-case backtracking steps, a polynomial
 // of the subject's length bound, are summed with LIKE's over the whole
 // statement and refused over MaxPatternSteps; over table data a pattern
-// must be linear per start. Introducers the server converts (_utf16le,
-// _ucs2, ...) are refused in pattern functions; EXTRACTVALUE and
-// UPDATEXML take a literal XPath without descendant steps. The executor
-// clears MariaDB's default_regex_flags.
+// must be linear per start, unless the declared column lengths
+// (Policy.MaxDataLength) bound it. Introducers the server converts
+// (_utf16le, _ucs2, ...) are refused in pattern functions; EXTRACTVALUE
+// and UPDATEXML take a literal XPath with at most one descendant step. The
+// executor clears MariaDB's default_regex_flags. Substring searches
+// (INSTR, LOCATE, REPLACE, ...) count (n+1)(m+1) steps in the same sum.
 //
 // GET_FORMAT(DATE|TIME|DATETIME|TIMESTAMP, ...): vitess parses the keyword
 // as a column; the walk replaces it by a literal printed bare (walk.go,

@@ -2,6 +2,7 @@ package browser
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -101,6 +102,63 @@ func TestBrowserHostPage(t *testing.T) {
 		}
 		tb.checkContained()
 	})
+
+	// web/demo.js, the page's own wiring: a pasted runner result renders
+	// on the page made for it, and a manifest whose iframeAllow differs
+	// from host.js's (a runner that denies more) is refused.
+	for _, c := range []struct {
+		name, allow, status, log string
+	}{
+		{"demo renders a pasted result", "", "rendered", "rendered"},
+		{"demo refuses a different iframeAllow", "camera 'none'", "idle", "refusing: the manifest's host.iframeAllow differs"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out, err := jsxbuild.Compile(context.Background(), []byte(`export default () => <p>pasted</p>;`), jsxbuild.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.allow != "" {
+				out.Manifest.Host.IframeAllow = c.allow
+			}
+			payload, err := out.AppendJSON(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := h.host.pageFor(out.Manifest.Host)
+			ctx, cancel := chromedp.NewContext(h.browser)
+			t.Cleanup(cancel)
+			mark := h.wire.Mark()
+			hits := h.listener.hits.Load()
+			if err := chromedp.Do(ctx, chromedp.Navigate(h.host.url+path)); err != nil {
+				t.Fatal(err)
+			}
+			pasted, _ := json.Marshal(`{"succeeded":true,"result":` + string(payload) + `}`)
+			if err := evalJSON(ctx, `document.getElementById('input').value = `+string(pasted)+`, document.getElementById('render').click(), true`, nil); err != nil {
+				t.Fatal(err)
+			}
+			var status, log string
+			err = waitFor(ctx, "the demo's status and log", func() (bool, error) {
+				err := evalJSON(ctx, `document.getElementById('status').textContent`, &status)
+				if err == nil {
+					err = evalJSON(ctx, `document.getElementById('log').textContent`, &log)
+				}
+				return status == c.status && strings.Contains(log, c.log), err
+			})
+			if err != nil {
+				t.Errorf("%v: status %q, log %q", err, status, log)
+			}
+			var frames int
+			if err := evalJSON(ctx, `document.querySelectorAll('iframe').length`, &frames); err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]int{true: 1, false: 0}[c.allow == ""]; frames != want {
+				t.Errorf("%d frames, want %d", frames, want)
+			}
+			if evs := pageTraffic(h.wire.Since(mark)); len(evs) > 0 || h.listener.hits.Load() != hits {
+				t.Errorf("the demo sent something: %v", evs)
+			}
+		})
+	}
 
 	// The control: the page's CSP is enforced on the document, so a page
 	// without the document's hashes (the file unchanged, or a hash short)
