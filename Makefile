@@ -72,6 +72,10 @@ fuzz-sqlguard: ## Fuzz the SQL guard's round trip for FUZZTIME (default 60s; CI 
 test-e2e: deps ## End-to-end tests on a real node: the cluster KUBECONFIG points at, or a local one brought up and down.
 	hack/test-e2e.sh
 
+.PHONY: test-e2e-gvisor
+test-e2e-gvisor: deps ## The Pod-boundary e2e tests once under runc and once under gVisor (builds runsc into bin/gvisor), and the cost of each per execution.
+	CLUSTER_GVISOR=1 E2E_RUNTIMES=runc,gvisor hack/test-e2e.sh -run 'TestPodAttacksOnTheRunner|TestConcurrentExecutionsDoNotShareAThreadBudget' -bench BenchmarkRuntimeClassCost -benchtime 1x
+
 .PHONY: bench-e2e
 bench-e2e: deps ## 20 executions against 20 bare Jobs on the local cluster (prints, does not assert).
 	hack/test-e2e.sh -run '^$$' -bench BenchmarkExecutionsVsBareJobs -benchtime 1x
