@@ -88,7 +88,12 @@ func memoryEvidence(o *outcome, fr frames) string {
 		return fmt.Sprintf("it asked the kernel for %s at once, more than its whole memory limit of %s, and was refused", mib(o.bigAllocMax), mib(o.memLimit))
 	case o.cgroupLimitHit && claimsOrCrashed(o, fr):
 		return fmt.Sprintf("it reached its memory limit of %s (the run's memory cgroup counted it)", mib(o.memLimit))
-	case o.memLimit > 0 && o.maxRSS >= o.memLimit/2 && claimsOrCrashed(o, fr):
+	case o.overLimit > 0 && claimsOrCrashed(o, fr):
+		return fmt.Sprintf("it asked the kernel for %s more with %s already mapped, past its memory limit of %s", mib(o.overAsk), mib(o.overMapped), mib(o.memLimit))
+	case !o.memFilter && o.memLimit > 0 && o.maxRSS >= o.memLimit/2 && claimsOrCrashed(o, fr):
+		// Only without the filter (a kernel or runtime without seccomp
+		// user notification): a peak RSS of half the limit is something
+		// the code can reach on purpose before it claims MemoryError.
 		return fmt.Sprintf("it ran out of memory after using %s of its limit of %s", mib(o.maxRSS), mib(o.memLimit))
 	}
 	return ""

@@ -245,6 +245,9 @@ type outcome struct {
 	cgroupLimitHit      bool          // the run's memory cgroup hit its limit
 	bigAllocs           int           // mappings larger than the whole limit the kernel refused (seccomp)
 	bigAllocMax         int64         // the largest of them, bytes
+	memFilter           bool          // the memory filter was installed: every mapping over 1 MiB was seen
+	overLimit           int           // mappings that, with what was mapped, would pass the limit (seccomp, VmSize)
+	overAsk, overMapped int64         // the last of them: its size and the mapped size before it, bytes
 	channel             []byte
 	channelOverflow     bool
 	nonce               string
@@ -564,12 +567,14 @@ func supervise(ctx context.Context, p *plan, c *child) *outcome {
 	statusCh := make(chan []byte, 1)
 	stop := make(chan struct{})
 	allocs := &bigAllocs{}
+	var memFilter atomic.Bool
 	var filterDone sync.WaitGroup
 	go func() {
 		b, listener := readStatus(pipes.statR)
 		if listener != nil {
 			filterDone.Add(1)
-			go func() { defer filterDone.Done(); serveMemoryFilter(listener, stop, allocs) }()
+			memFilter.Store(true)
+			go func() { defer filterDone.Done(); serveMemoryFilter(listener, stop, o.MemoryBytes, allocs) }()
 		}
 		statusCh <- b
 	}()
@@ -622,6 +627,8 @@ func supervise(ctx context.Context, p *plan, c *child) *outcome {
 	filterDone.Wait()
 	pipes.closeParentEnds()
 	out.bigAllocs, out.bigAllocMax = allocs.get()
+	out.overLimit, out.overAsk, out.overMapped = allocs.getOver()
+	out.memFilter = memFilter.Load()
 
 	out.timedOut = timedOut.Load()
 	out.cancelled = cancelled.Load()
