@@ -40,10 +40,14 @@
 //     cgroup (root) or the runner's own (in a Pod, the container's); a
 //     mapping larger than the whole limit, which the helper's seccomp
 //     filter hands to the runner (SECCOMP_RET_USER_NOTIF) and the runner
-//     refuses with ENOMEM, exactly as RLIMIT_AS would, and counts; the
-//     run's cgroup hitting its limit; a peak RSS (wait4) of at least half
-//     the limit. RLIMIT_AS refusals leave no counter, hence the filter
-//     and the peak. Except for the OOM kill, the code's own account of its
+//     refuses with ENOMEM, exactly as RLIMIT_AS would, and counts; a
+//     mapping over 1 MiB that the same filter shows the runner and that,
+//     with the process's VmSize, passes the limit (the runner lets it go
+//     on to the kernel and records it); the run's cgroup hitting its
+//     limit. RLIMIT_AS refusals leave no counter, hence the filter. A
+//     peak RSS (wait4) of half the limit counts only where the filter
+//     could not be installed: code can reach it on purpose, then claim
+//     MemoryError. Except for the OOM kill, the code's own account of its
 //     failure (MemoryError, ENOMEM, an abort with an allocation message)
 //     must agree: it narrows what the evidence allows, never more.
 //   - OutputLimitExceeded: the runner's own count of bytes: a stream over
