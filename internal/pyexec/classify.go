@@ -74,6 +74,14 @@ func cpuEvidence(o *outcome) bool {
 		return true
 	}
 	rlimitDeath := o.signal == syscall.SIGXCPU || o.signal == syscall.SIGKILL || (o.exited && o.exitCode == 152)
+	if o.pid1 {
+		// python is PID 1 of its namespace and its hard CPU limit is the
+		// soft one: only the kernel can SIGKILL it (the runner's own
+		// kills are flagged, and decided before this), so a SIGKILL
+		// without an OOM kill is RLIMIT_CPU. SIGXCPU and exit 152 are
+		// what the code can give itself.
+		rlimitDeath = o.signal == syscall.SIGKILL && o.oomKills == 0
+	}
 	return rlimitDeath && o.cpu >= o.cpuSoft/2
 }
 

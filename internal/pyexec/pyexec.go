@@ -459,6 +459,15 @@ func start(p *plan) (*child, *result.ExecutionResult) {
 			}
 		}
 		p.spec.Namespaces = p.namespaces
+		// As PID 1 of its namespace python cannot be SIGKILLed by itself
+		// or anything in its namespace: with the hard CPU limit equal to
+		// the soft one the kernel SIGKILLs it at the limit, a death the
+		// code cannot fake (an exit 152 after SIGXCPU it can). Without
+		// namespaces, SIGXCPU at the soft limit, SIGKILL a second later.
+		p.spec.CPUHard = p.cpuSoft + 1
+		if p.namespaces {
+			p.spec.CPUHard = p.cpuSoft
+		}
 		pipes, err := newChildPipes()
 		if err != nil {
 			return nil, failure(result.InternalError, "creating pipes: %v", err)
