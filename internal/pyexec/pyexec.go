@@ -35,7 +35,12 @@
 //     reaped reaches the limit, or the run died as RLIMIT_CPU kills
 //     (SIGXCPU, SIGKILL, the bootstrap's exit 152 as PID 1) after at least
 //     half of it (the kernel checks the limit on tick-sampled time, wait4
-//     reports precise time, and a loaded VM makes them differ).
+//     reports precise time, and a loaded VM makes them differ). In the
+//     namespace sandbox python is PID 1, which nothing in its namespace
+//     can SIGKILL, and the hard limit equals the soft one: only a SIGKILL
+//     (no OOM kill counted) is that death there; SIGXCPU and exit 152,
+//     which the code can give itself, are not. Without namespaces (the
+//     Pod) code that burnt half its budget can still fake that death.
 //   - MemoryLimitExceeded, in order: an OOM kill counted by the run's
 //     cgroup (root) or the runner's own (in a Pod, the container's); a
 //     mapping larger than the whole limit, which the helper's seccomp
