@@ -74,6 +74,14 @@ func cpuEvidence(o *outcome) bool {
 		return true
 	}
 	rlimitDeath := o.signal == syscall.SIGXCPU || o.signal == syscall.SIGKILL || (o.exited && o.exitCode == 152)
+	if o.pid1 {
+		// python is PID 1 of its namespace and its hard CPU limit is the
+		// soft one: only the kernel can SIGKILL it (the runner's own
+		// kills are flagged, and decided before this), so a SIGKILL
+		// without an OOM kill is RLIMIT_CPU. SIGXCPU and exit 152 are
+		// what the code can give itself.
+		rlimitDeath = o.signal == syscall.SIGKILL && o.oomKills == 0
+	}
 	return rlimitDeath && o.cpu >= o.cpuSoft/2
 }
 
@@ -88,7 +96,12 @@ func memoryEvidence(o *outcome, fr frames) string {
 		return fmt.Sprintf("it asked the kernel for %s at once, more than its whole memory limit of %s, and was refused", mib(o.bigAllocMax), mib(o.memLimit))
 	case o.cgroupLimitHit && claimsOrCrashed(o, fr):
 		return fmt.Sprintf("it reached its memory limit of %s (the run's memory cgroup counted it)", mib(o.memLimit))
-	case o.memLimit > 0 && o.maxRSS >= o.memLimit/2 && claimsOrCrashed(o, fr):
+	case o.overLimit > 0 && claimsOrCrashed(o, fr):
+		return fmt.Sprintf("it asked the kernel for %s more with %s already mapped, past its memory limit of %s", mib(o.overAsk), mib(o.overMapped), mib(o.memLimit))
+	case !o.memFilter && o.memLimit > 0 && o.maxRSS >= o.memLimit/2 && claimsOrCrashed(o, fr):
+		// Only without the filter (a kernel or runtime without seccomp
+		// user notification): a peak RSS of half the limit is something
+		// the code can reach on purpose before it claims MemoryError.
 		return fmt.Sprintf("it ran out of memory after using %s of its limit of %s", mib(o.maxRSS), mib(o.memLimit))
 	}
 	return ""

@@ -207,3 +207,52 @@ os._exit(0)
 		t.Errorf("the forged frame did not arrive (%s: %s): the test no longer exercises the path", res.Reason, res.Message)
 	}
 }
+
+// TestAttackReviewHalfBudgetForgeries: code that spends half its budget,
+// then dies or talks the way a limit would make it, is not given the
+// limit's reason. The memory reason needs a request the runner saw pass
+// the limit (the seccomp filter reports every mapping of 1 MiB or more);
+// the honest list bombs still end MemoryLimitExceeded.
+func TestAttackReviewHalfBudgetForgeries(t *testing.T) {
+	requirePython(t)
+	getFixtures(t)
+	// 300 MiB touched of a 512 MiB limit: a peak RSS well over half.
+	const half = "b = bytearray(300 << 20)\nfor i in range(0, len(b), 4096):\n    b[i] = 1\n"
+	const burn = "import os, signal, time, resource\nwhile sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) < 1.8:\n    pass\n"
+	cases := map[string]struct {
+		code string
+		cpu  int
+		want result.Reason
+	}{
+		"half the memory, then raise MemoryError": {code: half + "raise MemoryError()", want: result.RuntimeError},
+		"half the memory, then MemoryError on stderr and abort": {code: half +
+			"import os, sys\nsys.stderr.write('MemoryError\\nFatal Python error: MemoryError\\n')\nsys.stderr.flush()\nos.abort()", want: result.RuntimeError},
+		"half the memory, then ENOMEM":     {code: half + "raise OSError(12, 'Cannot allocate memory')", want: result.RuntimeError},
+		"half the memory, then SIGSEGV":    {code: half + "import ctypes\nctypes.string_at(0)", want: result.RuntimeError},
+		"list bomb":                        {code: "x = []\nwhile True:\n    x.append([0] * 1_000_000)", want: result.MemoryLimitExceeded},
+		"list bomb of small objects":       {code: "x = []\nwhile True:\n    x.append(str(len(x)) * 8)", want: result.MemoryLimitExceeded},
+		"one list over the limit":          {code: "x = [0] * 10**10", want: result.MemoryLimitExceeded},
+		"bytearrays up to the limit":       {code: "x = []\nwhile True:\n    x.append(bytearray(16 << 20))", want: result.MemoryLimitExceeded},
+		"honest half, then a clean result": {code: half + "result = len(b)", want: result.Completed},
+		// CPU: a limit of 3 s; the code burns 60 % of it, then exits as
+		// the bootstrap does on SIGXCPU. In the namespace sandbox (root)
+		// only a SIGKILL from the kernel is RLIMIT_CPU.
+		"60% of the CPU, then exit 152": {code: burn + "os._exit(152)", cpu: 3, want: result.RuntimeError},
+		"60% of the CPU, then SIGXCPU":  {code: burn + "os.kill(os.getpid(), signal.SIGXCPU)\ntime.sleep(30)", cpu: 3, want: result.RuntimeError},
+		"a CPU loop":                    {code: "while True:\n    pass", cpu: 3, want: result.CPULimitExceeded},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			o := evidenceOptions(c.code)
+			o.noAuditHook = true
+			if c.cpu > 0 {
+				o.CPUTime = time.Duration(c.cpu) * time.Second
+			}
+			res := Run(context.Background(), o)
+			t.Logf("%s: %s", res.Reason, res.Message)
+			if res.Reason != c.want {
+				t.Errorf("%s: %s, want %s\nstderr: %s", res.Reason, res.Message, c.want, tail(res.Stderr, 400))
+			}
+		})
+	}
+}

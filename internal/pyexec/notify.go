@@ -2,6 +2,8 @@ package pyexec
 
 import (
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -12,7 +14,9 @@ import (
 // The runner's side of the memory-evidence filter (see
 // sandboxchild/seccomp.go): every mmap or mremap that asks for more than
 // the whole memory limit reaches the runner as a seccomp notification; it
-// answers ENOMEM, as RLIMIT_AS would, and counts it.
+// answers ENOMEM, as RLIMIT_AS would, and counts it. Smaller ones (over
+// sandboxchild.NotifyAbove) go on to the kernel; those that would take the
+// process past the limit are recorded.
 
 // seccompData, seccompNotif and seccompNotifResp are the kernel's structs
 // (linux/seccomp.h).
@@ -37,11 +41,16 @@ type seccompNotifResp struct {
 	Flags uint32
 }
 
-// bigAllocs counts the refused requests and their largest size.
+// bigAllocs counts the refused requests and their largest size, and the
+// requests that, let through, would take the process past the limit.
 type bigAllocs struct {
 	mu    sync.Mutex
 	count int
 	max   int64
+	// over counts requests that VmSize plus the request put past the
+	// limit; overAsk and overMapped describe the last one.
+	over                int
+	overAsk, overMapped int64
 }
 
 func (b *bigAllocs) get() (int, int64) {
@@ -50,9 +59,33 @@ func (b *bigAllocs) get() (int, int64) {
 	return b.count, b.max
 }
 
+func (b *bigAllocs) getOver() (int, int64, int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.over, b.overAsk, b.overMapped
+}
+
+// vmSize is the mapped size of process pid (VmSize), -1 if unknown.
+func vmSize(pid uint32) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.FormatUint(uint64(pid), 10) + "/status")
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmSize:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return -1
+			}
+			return kb << 10
+		}
+	}
+	return -1
+}
+
 // serveMemoryFilter answers the filter's notifications on listener until
 // the filter has no process left or stop is closed.
-func serveMemoryFilter(listener *os.File, stop <-chan struct{}, into *bigAllocs) {
+func serveMemoryFilter(listener *os.File, stop <-chan struct{}, limit int64, into *bigAllocs) {
 	defer listener.Close()
 	fd := int(listener.Fd())
 	for {
@@ -79,9 +112,25 @@ func serveMemoryFilter(listener *os.File, stop <-chan struct{}, into *bigAllocs)
 			}
 			return
 		}
-		size := req.Data.Args[1]
+		size, grow := req.Data.Args[1], req.Data.Args[1]
 		if req.Data.Nr == unix.SYS_MREMAP {
-			size = req.Data.Args[2]
+			size, grow = req.Data.Args[2], 0
+			if req.Data.Args[2] > req.Data.Args[1] {
+				grow = req.Data.Args[2] - req.Data.Args[1]
+			}
+		}
+		if size <= uint64(limit) {
+			// It fits the limit by itself: the kernel decides. Record it
+			// if it would take the process past the limit.
+			if vm := vmSize(req.Pid); vm >= 0 && grow > 0 && vm+int64(grow) > limit {
+				into.mu.Lock()
+				into.over++
+				into.overAsk, into.overMapped = int64(grow), vm
+				into.mu.Unlock()
+			}
+			resp := seccompNotifResp{ID: req.ID, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
+			_, _, _ = syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), unix.SECCOMP_IOCTL_NOTIF_SEND, uintptr(unsafe.Pointer(&resp)))
+			continue
 		}
 		into.mu.Lock()
 		into.count++

@@ -35,15 +35,24 @@
 //     reaped reaches the limit, or the run died as RLIMIT_CPU kills
 //     (SIGXCPU, SIGKILL, the bootstrap's exit 152 as PID 1) after at least
 //     half of it (the kernel checks the limit on tick-sampled time, wait4
-//     reports precise time, and a loaded VM makes them differ).
+//     reports precise time, and a loaded VM makes them differ). In the
+//     namespace sandbox python is PID 1, which nothing in its namespace
+//     can SIGKILL, and the hard limit equals the soft one: only a SIGKILL
+//     (no OOM kill counted) is that death there; SIGXCPU and exit 152,
+//     which the code can give itself, are not. Without namespaces (the
+//     Pod) code that burnt half its budget can still fake that death.
 //   - MemoryLimitExceeded, in order: an OOM kill counted by the run's
 //     cgroup (root) or the runner's own (in a Pod, the container's); a
 //     mapping larger than the whole limit, which the helper's seccomp
 //     filter hands to the runner (SECCOMP_RET_USER_NOTIF) and the runner
-//     refuses with ENOMEM, exactly as RLIMIT_AS would, and counts; the
-//     run's cgroup hitting its limit; a peak RSS (wait4) of at least half
-//     the limit. RLIMIT_AS refusals leave no counter, hence the filter
-//     and the peak. Except for the OOM kill, the code's own account of its
+//     refuses with ENOMEM, exactly as RLIMIT_AS would, and counts; a
+//     mapping over 1 MiB that the same filter shows the runner and that,
+//     with the process's VmSize, passes the limit (the runner lets it go
+//     on to the kernel and records it); the run's cgroup hitting its
+//     limit. RLIMIT_AS refusals leave no counter, hence the filter. A
+//     peak RSS (wait4) of half the limit counts only where the filter
+//     could not be installed: code can reach it on purpose, then claim
+//     MemoryError. Except for the OOM kill, the code's own account of its
 //     failure (MemoryError, ENOMEM, an abort with an allocation message)
 //     must agree: it narrows what the evidence allows, never more.
 //   - OutputLimitExceeded: the runner's own count of bytes: a stream over
@@ -245,6 +254,9 @@ type outcome struct {
 	cgroupLimitHit      bool          // the run's memory cgroup hit its limit
 	bigAllocs           int           // mappings larger than the whole limit the kernel refused (seccomp)
 	bigAllocMax         int64         // the largest of them, bytes
+	memFilter           bool          // the memory filter was installed: every mapping over 1 MiB was seen
+	overLimit           int           // mappings that, with what was mapped, would pass the limit (seccomp, VmSize)
+	overAsk, overMapped int64         // the last of them: its size and the mapped size before it, bytes
 	channel             []byte
 	channelOverflow     bool
 	nonce               string
@@ -452,6 +464,15 @@ func start(p *plan) (*child, *result.ExecutionResult) {
 			}
 		}
 		p.spec.Namespaces = p.namespaces
+		// As PID 1 of its namespace python cannot be SIGKILLed by itself
+		// or anything in its namespace: with the hard CPU limit equal to
+		// the soft one the kernel SIGKILLs it at the limit, a death the
+		// code cannot fake (an exit 152 after SIGXCPU it can). Without
+		// namespaces, SIGXCPU at the soft limit, SIGKILL a second later.
+		p.spec.CPUHard = p.cpuSoft + 1
+		if p.namespaces {
+			p.spec.CPUHard = p.cpuSoft
+		}
 		pipes, err := newChildPipes()
 		if err != nil {
 			return nil, failure(result.InternalError, "creating pipes: %v", err)
@@ -564,12 +585,14 @@ func supervise(ctx context.Context, p *plan, c *child) *outcome {
 	statusCh := make(chan []byte, 1)
 	stop := make(chan struct{})
 	allocs := &bigAllocs{}
+	var memFilter atomic.Bool
 	var filterDone sync.WaitGroup
 	go func() {
 		b, listener := readStatus(pipes.statR)
 		if listener != nil {
 			filterDone.Add(1)
-			go func() { defer filterDone.Done(); serveMemoryFilter(listener, stop, allocs) }()
+			memFilter.Store(true)
+			go func() { defer filterDone.Done(); serveMemoryFilter(listener, stop, o.MemoryBytes, allocs) }()
 		}
 		statusCh <- b
 	}()
@@ -622,6 +645,8 @@ func supervise(ctx context.Context, p *plan, c *child) *outcome {
 	filterDone.Wait()
 	pipes.closeParentEnds()
 	out.bigAllocs, out.bigAllocMax = allocs.get()
+	out.overLimit, out.overAsk, out.overMapped = allocs.getOver()
+	out.memFilter = memFilter.Load()
 
 	out.timedOut = timedOut.Load()
 	out.cancelled = cancelled.Load()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -148,4 +149,81 @@ time.sleep(60)
 			t.Fatalf("exit %d, want RuntimeError, cancelled: %s", code, line)
 		}
 	})
+}
+
+// supervisorPrelude finds the sandbox's supervisor (argv[1] "sandbox").
+const supervisorPrelude = hookOff + `
+import os, resource
+def supervisors():
+    out = []
+    for d in os.listdir('/proc'):
+        try:
+            argv = open('/proc/%s/cmdline' % d, 'rb').read().split(b'\0')
+        except OSError:
+            continue
+        if len(argv) > 1 and argv[1] == b'sandbox':
+            out.append(int(d))
+    return out
+sup = supervisors()
+assert sup, 'the supervisor is not visible: the test would prove nothing'
+`
+
+// TestPrlimitOnTheSupervisor: the supervisor shares the code's uid (Pod
+// Security "restricted" leaves no way to change uid under it), so the code
+// can prlimit it. That can silence it, never make it lie: the judge, under
+// another uid, still decides and writes the summary, and the verdict is
+// the code's own failure or "stopped before it reported", never a success
+// or a limit the code did not meet.
+func TestPrlimitOnTheSupervisor(t *testing.T) {
+	cases := map[string]struct{ code, msg string }{
+		"NOFILE and FSIZE": {code: supervisorPrelude + `
+for p in sup:
+    resource.prlimit(p, resource.RLIMIT_NOFILE, (4, 4))
+    resource.prlimit(p, resource.RLIMIT_FSIZE, (0, 0))
+raise SystemExit(7)
+`, msg: "status 7"},
+		"AS": {code: supervisorPrelude + `
+for p in sup:
+    resource.prlimit(p, resource.RLIMIT_AS, (1 << 20, 1 << 20))
+raise SystemExit(7)
+`},
+		"CPU": {code: supervisorPrelude + `
+for p in sup:
+    resource.prlimit(p, resource.RLIMIT_CPU, (0, 0))
+import time; time.sleep(3)
+raise SystemExit(7)
+`},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			pr := runPair(t, c.code, 30)
+			t.Logf("%s: %s", pr.res.Reason, pr.res.Message)
+			if pr.res.Reason != result.RuntimeError || !strings.Contains(pr.res.Message, c.msg) ||
+				!(strings.Contains(pr.res.Message, "status 7") || strings.Contains(pr.res.Message, "stopped before it reported")) {
+				t.Fatalf("verdict %s %q, want RuntimeError (status 7, or the sandbox stopped)\nline: %s", pr.res.Reason, pr.res.Message, pr.line)
+			}
+		})
+	}
+}
+
+// TestSummaryFitsAsEncoded: a message that JSON escaping makes six times
+// longer (`<` is \u003c) still gives a summary within the kubelet's 4096
+// bytes, with the reason intact (it used to be cut at 1024 bytes before
+// escaping: a 6 KB summary the kubelet truncated, read as InternalError).
+func TestSummaryFitsAsEncoded(t *testing.T) {
+	pr := runPair(t, `raise ValueError("<" * 5000)`, 30)
+	if pr.res.Reason != result.RuntimeError || pr.summary.Reason != result.RuntimeError {
+		t.Fatalf("verdict %s, summary %s, want RuntimeError", pr.res.Reason, pr.summary.Reason)
+	}
+	if n := len(pr.summary.Encode()); n > result.MaxSummaryBytes {
+		t.Fatalf("the summary is %d bytes as encoded, over %d", n, result.MaxSummaryBytes)
+	}
+	// runner run --termination-log, the single-container path.
+	termLog := t.TempDir() + "/termination-log"
+	res, _ := runCLI(t, `raise ValueError("<" * 5000)`, "--language", "python", "--python", testPython, "--termination-log", termLog)
+	b, err := os.ReadFile(termLog)
+	var s result.Summary
+	if err != nil || json.Unmarshal(b, &s) != nil || s.Reason != result.RuntimeError || res.Reason != result.RuntimeError || len(b) > result.MaxSummaryBytes {
+		t.Fatalf("runner run: %s, summary %d bytes %.200s (%v)", res.Reason, len(b), b, err)
+	}
 }

@@ -12,11 +12,22 @@ import (
 // trace the runner could read: the kernel counts no refusal, and whatever
 // python reports about it comes from the process the code controls. So
 // the helper installs, right before the exec, a seccomp filter that sends
-// every mmap and mremap asking for more than the whole limit to the runner
-// (SECCOMP_RET_USER_NOTIF). The runner answers ENOMEM, exactly what
-// RLIMIT_AS would have answered, and counts it: the kernel's evidence that
-// the memory limit, not the code's words, stopped it. Smaller requests are
-// not touched; they meet RLIMIT_AS and the runner's other counters.
+// every mmap and mremap asking for more than NotifyAbove bytes to the
+// runner (SECCOMP_RET_USER_NOTIF). A request for more than the whole limit
+// gets ENOMEM, exactly what RLIMIT_AS would have answered, and is counted:
+// the kernel's evidence that the memory limit, not the code's words,
+// stopped it. A smaller one goes on to the kernel; the runner records it
+// when the process's mapped size (/proc/<pid>/status VmSize) plus the
+// request passes the limit.
+
+// NotifyAbove: every mmap and mremap asking for more than this many bytes
+// (pymalloc's 1 MiB arenas included) is sent to the runner, which lets
+// through those that fit (SECCOMP_USER_NOTIF_FLAG_CONTINUE: the kernel and
+// RLIMIT_AS then decide) and records those that would take the process
+// past its limit: evidence, seen by the runner, that the code met its
+// memory limit, which a peak RSS of "half the limit" is not (code can
+// reach half, then claim MemoryError).
+const NotifyAbove = 1<<20 - 1
 
 // memoryFilter is the BPF program for limit bytes, or nil on an
 // architecture it does not know.
@@ -81,7 +92,7 @@ type listenerMsg struct {
 }
 
 func newListenerMsg(limit uint64) *listenerMsg {
-	f := memoryFilter(limit)
+	f := memoryFilter(min(limit, NotifyAbove))
 	if f == nil {
 		return nil
 	}
