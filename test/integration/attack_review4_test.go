@@ -6,12 +6,16 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	execv1 "github.com/codeexec/codeexec-operator/api/v1alpha1"
+	"github.com/codeexec/codeexec-operator/controllers"
 	"github.com/codeexec/codeexec-operator/internal/testutil/wrappers"
 )
 
@@ -53,5 +57,77 @@ func TestAttackReview4CopiedPodWithOtherResourcesIsNotTheExecutions(t *testing.T
 		t.Fatalf("a neighbour's copy of the Pod with a 16Mi memory limit decided the execution: %s %q (status.limits.memory %v)",
 			reason, msg, ce.Status.Limits.Memory)
 	}
-	_ = context.Background()
+}
+
+// An execution is resolved (status.policies, status.limits recorded) and
+// waits in its namespace's queue behind a cap. Meanwhile an admin changes
+// the policies: (a) lowers the memory maximum of the policy that governs
+// it, or (b) adds a second policy selecting the namespace that only sets a
+// cap. Issue 13, property 2: the recorded policies and limits describe
+// what runs, and a change affects only executions created afterwards. But
+// the manager's identity creates the Job later, when the queue admits it,
+// and codeexec-sandbox-policy judges that Job against the policies of that
+// moment: the Job built from the recorded status is refused, so the
+// queued execution ends (PolicyViolation, once Bounds.CreateRefused is
+// spent) instead of running under what it was resolved with.
+func TestAttackReview4QueuedExecutionIsJudgedByPoliciesChangedAfterResolve(t *testing.T) {
+	mc := asManager(t)
+	for name, change := range map[string]func(t *testing.T, own *execv1.ExecutionPolicy, label string){
+		"maximum lowered": func(t *testing.T, own *execv1.ExecutionPolicy, _ string) {
+			own.Spec.Limits[0].Max.Memory = ptr.To(resource.MustParse("128Mi"))
+			if err := k8s.Update(context.Background(), own); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"policy added": func(t *testing.T, _ *execv1.ExecutionPolicy, label string) {
+			added := &execv1.ExecutionPolicy{
+				ObjectMeta: metav1.ObjectMeta{Name: "a4-added-" + label},
+				Spec: execv1.ExecutionPolicySpec{
+					NamespaceSelector:       execv1.NamespaceSelector{MatchLabels: map[string]execv1.LabelValue{"a4-queue": execv1.LabelValue(label)}},
+					MaxConcurrentExecutions: ptr.To(int32(5)),
+				},
+			}
+			create(t, added)
+			t.Cleanup(func() { _ = k8s.Delete(context.Background(), added) })
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			label := strings.ReplaceAll(name, " ", "-")
+			ns := newUnselectedNamespace(t, map[string]string{"a4-queue": label})
+			own := &execv1.ExecutionPolicy{
+				ObjectMeta: metav1.ObjectMeta{Name: "a4-own-" + label},
+				Spec: execv1.ExecutionPolicySpec{
+					NamespaceSelector: execv1.NamespaceSelector{MatchLabels: map[string]execv1.LabelValue{"a4-queue": execv1.LabelValue(label)}},
+					Limits: []execv1.LanguageLimits{{Language: execv1.LanguagePython,
+						Max: execv1.ExecutionLimits{Memory: ptr.To(resource.MustParse("1Gi"))}}},
+					MaxConcurrentExecutions: ptr.To(int32(1)),
+				},
+			}
+			create(t, own)
+			t.Cleanup(func() { _ = k8s.Delete(context.Background(), own) })
+			waitForShapePolicy(t, mc, ns)
+			ce := shapeExecution(ns, execv1.LanguagePython, 700)
+			ce.Spec.Limits = execv1.ExecutionLimits{Memory: ptr.To(resource.MustParse("512Mi"))}
+			job := managerJob(t, ce, controllers.DefaultJobOptions()) // resolved and recorded now
+			if err := mc.Create(context.Background(), job.DeepCopy(), client.DryRunAll); err != nil {
+				t.Fatalf("before the change, the Job of the recorded status is refused: %v", err)
+			}
+			recorded := ce.Status.DeepCopy()
+			change(t, own, label)
+			// The execution waited in the queue; the admission policy sees
+			// the change at once (it reads its parameters from an informer).
+			var err error
+			deadline := time.Now().Add(10 * time.Second)
+			for time.Now().Before(deadline) {
+				if err = mc.Create(context.Background(), job.DeepCopy(), client.DryRunAll); err != nil {
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			if err != nil {
+				t.Fatalf("the Job built from the status recorded before the change (policies %v, memory %v) is refused for the manager: %v",
+					recorded.Policies, recorded.Limits.Memory, err)
+			}
+		})
+	}
 }
