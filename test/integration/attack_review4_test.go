@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	execv1 "github.com/codeexec/codeexec-operator/api/v1alpha1"
 	"github.com/codeexec/codeexec-operator/controllers"
@@ -129,5 +131,50 @@ func TestAttackReview4QueuedExecutionIsJudgedByPoliciesChangedAfterResolve(t *te
 					recorded.Policies, recorded.Limits.Memory, err)
 			}
 		})
+	}
+}
+
+// The queue drops an admitted execution's quota reservation as soon as a
+// Pod event names it (podHandler -> queue.podExists): any Pod with the
+// managed-by label, the execution-uid label, the execution-name
+// annotation and a controller reference of kind Job, whatever the Job's
+// UID. A neighbour who may create Pods writes one naming r-0, whose Job
+// exists but whose Pod the quota has not counted yet. r-0's reservation
+// goes, so a third execution is admitted on top of a quota that cannot
+// hold it: its Pod (or r-0's) is then refused by the quota and the
+// execution ends as PodFailed, and FIFO under the quota is broken.
+func TestAttackReview4DecoyPodDropsAnotherExecutionsQuotaReservation(t *testing.T) {
+	mem := func(s string) corev1.ResourceList {
+		return corev1.ResourceList{corev1.ResourceRequestsMemory: resource.MustParse(s)}
+	}
+	// As TestQuotaReservationOutlivesTheJobUntilThePodExists: two Python
+	// Pods of 400Mi (+64Mi for the judge) fit in 1Gi, three do not.
+	ns, q := quotaNamespace(t, corev1.ResourceQuotaSpec{Hard: mem("1Gi")}, mem("0"))
+	var ces []*execv1.CodeExecution
+	for i := range 3 {
+		ce := wrappers.MakeCodeExecution(fmt.Sprintf("r-%d", i), ns).Memory("400Mi").Obj()
+		create(t, ce)
+		ces = append(ces, ce)
+	}
+	wantStartedOf(t, ces, "r-0,r-1")
+	setQuotaUsed(t, q, mem("1Mi"))
+	stillStarted(t, ces, "r-0,r-1")
+	decoy := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "decoy", Namespace: ns,
+			Labels:      map[string]string{execv1.LabelManagedBy: execv1.ManagedByValue, execv1.LabelExecutionUID: string(ces[0].UID)},
+			Annotations: map[string]string{execv1.AnnotationExecutionName: ces[0].Name},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "Job", Name: "anything",
+				UID: types.UID("00000000-0000-0000-0000-00000000d3c0"), Controller: ptr.To(true)}}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox",
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Mi")}}}}},
+	}
+	create(t, decoy)
+	setQuotaUsed(t, q, mem("2Mi"))
+	for range 30 {
+		if got := startedOf(t, ces); got != "r-0,r-1" {
+			t.Fatalf("a neighbour's decoy Pod naming r-0 dropped r-0's quota reservation: started %q, want r-0,r-1 "+
+				"(neither r-0's nor r-1's Pod exists, and the quota cannot hold three)", got)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
