@@ -12,6 +12,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -176,5 +177,47 @@ func TestAttackReview4DecoyPodDropsAnotherExecutionsQuotaReservation(t *testing.
 				"(neither r-0's nor r-1's Pod exists, and the quota cannot hold three)", got)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// codeexec-manager-status freezes a terminal execution's condition,
+// result and times against the manager's identity, but not the output
+// tails the user reads next to them: status.stdout and status.stderr of a
+// finished execution can still be rewritten by a stolen manager token.
+func TestAttackReview4ManagerIdentityCannotRewriteATerminalExecutionsOutput(t *testing.T) {
+	mc := asManager(t)
+	ctx := context.Background()
+	finished := wrappers.MakeCodeExecution("finished-output", newUnselectedNamespace(t, nil)).Language(execv1.LanguageJSX).Code("x").Obj()
+	create(t, finished)
+	eventually(t, waitFor, "a terminal PolicyViolation", func() error {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(finished), finished); err != nil {
+			return err
+		}
+		if c := meta.FindStatusCondition(finished.Status.Conditions, execv1.ConditionSucceeded); c == nil || c.Status != metav1.ConditionFalse {
+			return fmt.Errorf("conditions %+v", finished.Status.Conditions)
+		}
+		return nil
+	})
+	// The admission policy loads asynchronously: wait until it refuses a
+	// change it does cover.
+	eventually(t, waitFor, "codeexec-manager-status to take effect", func() error {
+		ce := finished.DeepCopy()
+		ce.Status.CompletionTime = &metav1.Time{Time: time.Now().Add(time.Hour)}
+		if err := mc.Status().Update(ctx, ce, client.DryRunAll); err == nil || !strings.Contains(err.Error(), "codeexec-manager-status") {
+			return fmt.Errorf("completionTime rewrite: %v", err)
+		}
+		return nil
+	})
+	for name, mut := range map[string]func(*execv1.CodeExecutionStatus){
+		"stdout": func(s *execv1.CodeExecutionStatus) { s.Stdout = "all tests passed\n" },
+		"stderr": func(s *execv1.CodeExecutionStatus) { s.Stderr = "forged\n" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ce := finished.DeepCopy()
+			mut(&ce.Status)
+			if err := mc.Status().Update(ctx, ce, client.DryRunAll); err == nil {
+				t.Fatalf("the manager's identity rewrote status.%s of a terminal execution", name)
+			}
+		})
 	}
 }
