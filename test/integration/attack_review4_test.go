@@ -221,3 +221,61 @@ func TestAttackReview4ManagerIdentityCannotRewriteATerminalExecutionsOutput(t *t
 		})
 	}
 }
+
+// A neighbour who may update Jobs raises the execution's Job's
+// spec.backoffLimit (mutable; BuildJob sets 0) and deletes the running
+// Pod. The Job controller, obeying the Job as it now is, creates a
+// replacement Pod after its 10 s backoff, well within Bounds.PodVanished
+// (30 s) during which the controller waits for "the Job's verdict" on the
+// deleted Pod. The replacement is a faithful Pod of the Job, so it counts:
+// the code runs a second time and its result is taken as the execution's.
+// "One Job per execution, ever" (issue 13, property 3) does not hold for
+// Pods: the Job that runs is no longer the Job the controller created.
+func TestAttackReview4RaisedBackoffLimitRunsTheCodeTwice(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, nil)
+	ce := wrappers.MakeCodeExecution("backoff-raised", ns).Obj()
+	create(t, ce)
+	job := waitJob(t, ce)
+	first := startPod(t, job)
+	setRunnerState(t, first, corev1.PodRunning, corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}})
+	// The neighbour.
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(job), job); err != nil {
+		t.Fatal(err)
+	}
+	job.Spec.BackoffLimit = ptr.To(int32(6))
+	if err := k8s.Update(ctx, job); err != nil {
+		t.Fatalf("raising the Job's backoffLimit: %v", err)
+	}
+	if err := k8s.Delete(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // the replacement is the newest Pod
+	// The Job controller: the deleted Pod failed, one retry of six.
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(job), job); err != nil {
+		t.Fatal(err)
+	}
+	second := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-retry", Namespace: ns,
+			Labels: job.Spec.Template.Labels, Annotations: job.Spec.Template.Annotations,
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(job, batchv1.SchemeGroupVersion.WithKind("Job"))}},
+		Spec: *job.Spec.Template.Spec.DeepCopy(),
+	}
+	second.Spec.NodeName = nodeName
+	create(t, second)
+	job.Status.Active, job.Status.Failed = 1, 1
+	if err := k8s.Status().Update(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	setRunnerState(t, second, corev1.PodRunning, corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}})
+	time.Sleep(time.Second)
+	if reason, msg := phase(t, ce); reason != execv1.ReasonRunning || strings.Contains(msg, second.Name) {
+		t.Logf("while the second Pod runs: %s %q", reason, msg)
+	}
+	runnerReports(t, job, second, successResult(), "")
+	c := waitDone(t, ce)
+	if c.Reason == execv1.ReasonCompleted {
+		t.Fatalf("the execution took the result of a second run of its code, in Pod %s created after its first Pod was deleted "+
+			"(the Job's backoffLimit raised to 6 by a neighbour): %s %q", second.Name, c.Reason, c.Message)
+	}
+}
