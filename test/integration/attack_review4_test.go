@@ -279,3 +279,33 @@ func TestAttackReview4RaisedBackoffLimitRunsTheCodeTwice(t *testing.T) {
 			"(the Job's backoffLimit raised to 6 by a neighbour): %s %q", second.Name, c.Reason, c.Message)
 	}
 }
+
+// The same trust in a Job that a neighbour changed, for the verdict: the
+// neighbour lowers the running Job's spec.activeDeadlineSeconds (mutable)
+// to 1, the Job controller fails the Job with DeadlineExceeded, and the
+// execution reports that its code timed out (Timeout, "the Job's
+// activeDeadlineSeconds (1s) ended the execution") although it ran well
+// within status.limits.timeoutSeconds. The verdict must not blame the
+// code for a deadline it was not given.
+func TestAttackReview4LoweredJobDeadlineIsReportedAsTheCodesTimeout(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, nil)
+	ce := wrappers.MakeCodeExecution("deadline-lowered", ns).Obj()
+	create(t, ce)
+	job := waitJob(t, ce)
+	pod := startPod(t, job)
+	setRunnerState(t, pod, corev1.PodRunning, corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}})
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(job), job); err != nil {
+		t.Fatal(err)
+	}
+	job.Spec.ActiveDeadlineSeconds = ptr.To(int64(1))
+	if err := k8s.Update(ctx, job); err != nil {
+		t.Fatalf("lowering the Job's activeDeadlineSeconds: %v", err)
+	}
+	finishJob(t, job, true, batchv1.JobReasonDeadlineExceeded)
+	c := waitDone(t, ce)
+	if c.Reason == execv1.ReasonTimeout {
+		t.Fatalf("a deadline a neighbour set on the Job (1s; status.limits.timeoutSeconds %d) is reported as the code's timeout: %s %q",
+			ptr.Deref(ce.Status.Limits.TimeoutSeconds, 0), c.Reason, c.Message)
+	}
+}
