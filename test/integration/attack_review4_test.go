@@ -309,3 +309,42 @@ func TestAttackReview4LoweredJobDeadlineIsReportedAsTheCodesTimeout(t *testing.T
 			ptr.Deref(ce.Status.Limits.TimeoutSeconds, 0), c.Reason, c.Message)
 	}
 }
+
+// codeexec-manager-children keeps the manager's ConfigMaps out of
+// codeexec-system only. A stolen manager token may still create, in any
+// other namespace, a ConfigMap of any name and any data, as long as it
+// carries the child labels and a controller reference to some
+// CodeExecution UID (never checked to exist). In kube-system that is
+// configuration other components load by name when it appears, e.g.
+// coredns-custom (the optional override CoreDNS imports on k3s and AKS):
+// the cluster's DNS. What the manager creates has the name its builder
+// gives a child (<name>-<8 hex>-task or -result) in a namespace it runs
+// executions in; this is neither.
+func TestAttackReview4ManagerIdentityCannotCreateSystemConfigMaps(t *testing.T) {
+	mc := asManager(t)
+	ns := newNamespace(t, nil)
+	waitForShapePolicy(t, mc, ns)
+	ce := shapeExecution("kube-system", execv1.LanguagePython, 710)
+	limits := controllers.ResolveLimits(execv1.ExecutionLimits{}, controllers.BuiltinDefaults())
+	task, err := controllers.BuildTaskConfigMap(ce, limits, controllers.SQLPermissions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "coredns-custom", Namespace: "kube-system", Labels: task.Labels,
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(ce, execv1.GroupVersion.WithKind("CodeExecution"))}},
+		Data: map[string]string{"hijack.override": "rewrite name exact db.example.internal attacker.example.com\n"},
+	}
+	// The policy is loaded: the same ConfigMap in codeexec-system is refused.
+	eventually(t, waitFor, "codeexec-manager-children to take effect", func() error {
+		in := cm.DeepCopy()
+		in.Namespace = "codeexec-system"
+		if err := mc.Create(context.Background(), in, client.DryRunAll); err == nil || !strings.Contains(err.Error(), "codeexec-manager-children") {
+			return fmt.Errorf("in codeexec-system: %v", err)
+		}
+		return nil
+	})
+	if err := mc.Create(context.Background(), cm, client.DryRunAll); err == nil {
+		t.Fatal("the manager's identity may create ConfigMap kube-system/coredns-custom with arbitrary data")
+	}
+}
