@@ -348,3 +348,39 @@ func TestAttackReview4ManagerIdentityCannotCreateSystemConfigMaps(t *testing.T) 
 		t.Fatal("the manager's identity may create ConfigMap kube-system/coredns-custom with arbitrary data")
 	}
 }
+
+// A neighbour's exact copy of the Job's Pod (template, labels, controller
+// reference to the Job), differing only in spec.nodeName, which
+// PodDiffersFromTemplate ignores because the scheduler sets it: bound to
+// a node that does not exist, it never runs. Being the newest Pod, it is
+// the one Classify judges. The genuine Pod's runner reports success and
+// the Job completes; the Job controller then deletes the Job's remaining
+// active Pod, the copy. The execution ends as PodFailed ("the Pod was
+// deleted before the runner reported") and the genuine result is lost.
+func TestAttackReview4NeverRunningCopyPodHidesTheGenuineResult(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, nil)
+	ce := wrappers.MakeCodeExecution("copy-elsewhere", ns).Obj()
+	create(t, ce)
+	job := waitJob(t, ce)
+	pod := startPod(t, job)
+	setRunnerState(t, pod, corev1.PodRunning, corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}})
+	time.Sleep(1100 * time.Millisecond) // the copy is the newest Pod
+	copied := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-elsewhere", Namespace: ns,
+			Labels: job.Spec.Template.Labels, Annotations: job.Spec.Template.Annotations,
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(job, batchv1.SchemeGroupVersion.WithKind("Job"))}},
+		Spec: *job.Spec.Template.Spec.DeepCopy(),
+	}
+	copied.Spec.NodeName = "no-such-node"
+	create(t, copied)
+	runnerReports(t, job, pod, successResult(), "")
+	// The Job controller deletes the active Pods of a finished Job.
+	if err := k8s.Delete(ctx, copied); client.IgnoreNotFound(err) != nil {
+		t.Fatal(err)
+	}
+	c := waitDone(t, ce)
+	if c.Reason != execv1.ReasonCompleted {
+		t.Fatalf("a neighbour's never-running copy of the Pod hid the genuine result of Pod %s: %s %q", pod.Name, c.Reason, c.Message)
+	}
+}
