@@ -59,6 +59,10 @@ func Compute(ce *execv1.CodeExecution, o Observed, b Bounds) Plan {
 		return end(Outcome{Reason: execv1.ReasonPodFailed, Message: fmt.Sprintf(
 			"Job %s was deleted before the runner reported and its name now belongs to another object (uid %s); an execution's Job is never recreated",
 			ce.Status.JobName, o.Replaced)})
+	case o.JobChanged != "":
+		return end(Outcome{Reason: execv1.ReasonInternalError, Message: fmt.Sprintf(
+			"Job %s was changed by someone else: %s; what it runs and how it ends are no longer what the controller created, "+
+				"so its verdict is not taken and the Job is deleted", ce.Status.JobName, o.JobChanged)})
 	case o.TaskReplaced != "":
 		return end(Outcome{Reason: execv1.ReasonInternalError, Message: o.TaskReplaced +
 			": the Pod mounts it by name, so the code that ran may not be this execution's; its result is not taken"})

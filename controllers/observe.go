@@ -51,6 +51,10 @@ type Observed struct {
 	LogErr error
 	// LogRead is true when the log was asked for.
 	LogRead bool
+	// JobChanged, when not "", is the first mutable field of the live
+	// Job's spec that is not what the controller builds for the execution
+	// (JobSpecChanged): someone else changed the Job.
+	JobChanged string
 }
 
 // observe reads the execution's Job (from the cache, confirmed live when
@@ -82,6 +86,12 @@ func (r *CodeExecutionReconciler) observe(ctx context.Context, ce *execv1.CodeEx
 		return o, fmt.Errorf("getting Job %s: %w", key.Name, err)
 	}
 	o.Job = job
+	// What the controller built is rebuilt from the execution's recorded
+	// status, never read from the Job: a neighbour who may update Jobs
+	// changes the Job, not the status.
+	if o.JobChanged = JobSpecChanged(BuildJob(ce, *ce.Status.Limits, r.jobOptions(ce)), job); o.JobChanged != "" {
+		return o, nil
+	}
 	var pods corev1.PodList
 	if err := r.List(ctx, &pods, client.InNamespace(ce.Namespace), client.MatchingLabels{execv1.LabelExecutionUID: string(ce.UID)}); err != nil {
 		return o, fmt.Errorf("listing Pods: %w", err)

@@ -251,8 +251,10 @@ func TestAttackReview4RaisedBackoffLimitRunsTheCodeTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(1100 * time.Millisecond) // the replacement is the newest Pod
-	// The Job controller: the deleted Pod failed, one retry of six.
-	if err := k8s.Get(ctx, client.ObjectKeyFromObject(job), job); err != nil {
+	// The Job controller: the deleted Pod failed, one retry of six. (The
+	// controller, fixed, has already ended the execution and deleted the
+	// Job: the replacement below is then an orphan that must not count.)
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(job), job); client.IgnoreNotFound(err) != nil {
 		t.Fatal(err)
 	}
 	second := &corev1.Pod{
@@ -264,7 +266,7 @@ func TestAttackReview4RaisedBackoffLimitRunsTheCodeTwice(t *testing.T) {
 	second.Spec.NodeName = nodeName
 	create(t, second)
 	job.Status.Active, job.Status.Failed = 1, 1
-	if err := k8s.Status().Update(ctx, job); err != nil {
+	if err := k8s.Status().Update(ctx, job); client.IgnoreNotFound(err) != nil {
 		t.Fatal(err)
 	}
 	setRunnerState(t, second, corev1.PodRunning, corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}})
@@ -278,6 +280,16 @@ func TestAttackReview4RaisedBackoffLimitRunsTheCodeTwice(t *testing.T) {
 		t.Fatalf("the execution took the result of a second run of its code, in Pod %s created after its first Pod was deleted "+
 			"(the Job's backoffLimit raised to 6 by a neighbour): %s %q", second.Name, c.Reason, c.Message)
 	}
+	// The honest verdict: the Job is not the one the controller created.
+	if c.Reason != execv1.ReasonInternalError || !strings.Contains(c.Message, "spec.backoffLimit 6, built 0") {
+		t.Fatalf("want InternalError naming spec.backoffLimit 6, built 0; got %s %q", c.Reason, c.Message)
+	}
+	eventually(t, waitFor, "the changed Job deleted", func() error {
+		if jobExists(ce) {
+			return fmt.Errorf("Job %s still exists", job.Name)
+		}
+		return nil
+	})
 }
 
 // The same trust in a Job that a neighbour changed, for the verdict: the
@@ -298,15 +310,20 @@ func TestAttackReview4LoweredJobDeadlineIsReportedAsTheCodesTimeout(t *testing.T
 	if err := k8s.Get(ctx, client.ObjectKeyFromObject(job), job); err != nil {
 		t.Fatal(err)
 	}
+	built := ptr.Deref(job.Spec.ActiveDeadlineSeconds, 0)
 	job.Spec.ActiveDeadlineSeconds = ptr.To(int64(1))
 	if err := k8s.Update(ctx, job); err != nil {
 		t.Fatalf("lowering the Job's activeDeadlineSeconds: %v", err)
 	}
-	finishJob(t, job, true, batchv1.JobReasonDeadlineExceeded)
+	finishJob(t, job, true, batchv1.JobReasonDeadlineExceeded) // a no-op once the controller deleted the Job
 	c := waitDone(t, ce)
 	if c.Reason == execv1.ReasonTimeout {
 		t.Fatalf("a deadline a neighbour set on the Job (1s; status.limits.timeoutSeconds %d) is reported as the code's timeout: %s %q",
 			ptr.Deref(ce.Status.Limits.TimeoutSeconds, 0), c.Reason, c.Message)
+	}
+	// The honest verdict names the Job and the field that was changed.
+	if want := fmt.Sprintf("Job %s was changed by someone else: spec.activeDeadlineSeconds 1, built %d", job.Name, built); c.Reason != execv1.ReasonInternalError || !strings.Contains(c.Message, want) {
+		t.Fatalf("want InternalError with %q; got %s %q", want, c.Reason, c.Message)
 	}
 }
 
