@@ -203,10 +203,19 @@ func comparableJobSpec(j *batchv1.Job) batchv1.JobSpec {
 //   - spec.schedulingGates (added by schedulers' webhooks, and removed);
 //   - spec.imagePullSecrets beyond the template's (the ServiceAccount
 //     admission plugin adds the service account's);
-//   - the resources and resizePolicy of every container (LimitRanger
-//     defaults, requests defaulted from limits on Pods only, in-place
-//     resize), and its imagePullPolicy (the AlwaysPullImages admission
-//     plugin sets Always; the image itself is compared).
+//   - a container's resource names the template does not set, in
+//     requests or limits (LimitRanger adds defaults for names a container
+//     leaves unset, e.g. ephemeral-storage, and requests are defaulted
+//     from limits on Pods only): they add to what the template sets and
+//     cannot loosen it. Every name the template sets must be there with
+//     the same quantity: a copy with another memory or CPU limit is not
+//     what status.limits says ran, and its verdict (an OOM kill at the
+//     copy's limit) is not the execution's. An in-place resize therefore
+//     makes the Pod an impostor too: it no longer runs under the limits
+//     the execution recorded;
+//   - every container's resizePolicy, and its imagePullPolicy (the
+//     AlwaysPullImages admission plugin sets Always; the image itself is
+//     compared).
 //
 // Everything else of the spec, ephemeral containers included, must be
 // equal.
@@ -241,6 +250,12 @@ func PodDiffersFromTemplate(pod *corev1.Pod, job *batchv1.Job) string {
 			return "spec.imagePullSecrets"
 		}
 	}
+	if d := resourcesDiffer("spec.containers", want.Containers, got.Containers); d != "" {
+		return d
+	}
+	if d := resourcesDiffer("spec.initContainers", want.InitContainers, got.InitContainers); d != "" {
+		return d
+	}
 	for _, s := range []*corev1.PodSpec{want, got} {
 		s.ImagePullSecrets = nil
 		s.NodeName = ""
@@ -269,6 +284,39 @@ func PodDiffersFromTemplate(pod *corev1.Pod, job *batchv1.Job) string {
 		got.PriorityClassName = ""
 	}
 	return FirstDiff("spec", *want, *got)
+}
+
+// resourcesDiffer returns "" when every resource quantity each container
+// of want sets, in requests and in limits, is set to an equal quantity in
+// the container of the same name in got, else the first that is not.
+// Names got sets beyond want's are tolerated (see PodDiffersFromTemplate).
+// A container missing from got is left to the comparison of the
+// containers themselves.
+func resourcesDiffer(path string, want, got []corev1.Container) string {
+	for _, w := range want {
+		i := slices.IndexFunc(got, func(g corev1.Container) bool { return g.Name == w.Name })
+		if i < 0 {
+			continue
+		}
+		g := got[i]
+		for _, l := range []struct {
+			field     string
+			want, got corev1.ResourceList
+		}{{"requests", w.Resources.Requests, g.Resources.Requests}, {"limits", w.Resources.Limits, g.Resources.Limits}} {
+			names := make([]string, 0, len(l.want))
+			for n := range l.want {
+				names = append(names, string(n))
+			}
+			slices.Sort(names)
+			for _, n := range names {
+				q, ok := l.got[corev1.ResourceName(n)]
+				if wq := l.want[corev1.ResourceName(n)]; !ok || q.Cmp(wq) != 0 {
+					return fmt.Sprintf("%s[%s].resources.%s[%s]", path, w.Name, l.field, n)
+				}
+			}
+		}
+	}
+	return ""
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,8 @@ func templateJob(t *testing.T) *batchv1.Job {
 	return job
 }
 
+func p0(job *batchv1.Job) string { return job.Spec.Template.Spec.Containers[0].Name }
+
 func TestPodDiffersFromTemplate(t *testing.T) {
 	job := templateJob(t)
 	cases := []struct {
@@ -52,11 +55,25 @@ func TestPodDiffersFromTemplate(t *testing.T) {
 			p.Spec.Priority, p.Spec.PreemptionPolicy = ptr.To(int32(0)), ptr.To(corev1.PreemptLowerPriority)
 			p.Spec.Overhead = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("20Mi")}
 			p.Spec.SchedulingGates = []corev1.PodSchedulingGate{{Name: "kueue"}}
-			p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1m")}
+			// LimitRanger's defaults for names the template leaves unset.
+			p.Spec.Containers[0].Resources.Requests[corev1.ResourceEphemeralStorage] = resource.MustParse("1Gi")
+			p.Spec.Containers[0].Resources.Limits[corev1.ResourceEphemeralStorage] = resource.MustParse("2Gi")
+			// An equal quantity written differently.
+			p.Spec.Containers[0].Resources.Limits[corev1.ResourceMemory] = resource.MustParse(
+				fmt.Sprint(job.Spec.Template.Spec.Containers[0].Resources.Limits.Memory().Value()))
 			p.Spec.Containers[0].ResizePolicy = []corev1.ContainerResizePolicy{{ResourceName: corev1.ResourceCPU, RestartPolicy: corev1.NotRequired}}
 			p.Spec.ImagePullSecrets = []corev1.LocalObjectReference{{Name: "registry"}}
 			p.Spec.Containers[0].ImagePullPolicy = corev1.PullAlways
 		}, ""},
+		{"another memory limit (a neighbour's copy the kernel OOM-kills at 16Mi)", func(p *corev1.Pod) {
+			p.Spec.Containers[0].Resources.Limits[corev1.ResourceMemory] = resource.MustParse("16Mi")
+		}, "spec.containers[" + p0(job) + "].resources.limits[memory]"},
+		{"another CPU request", func(p *corev1.Pod) {
+			p.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU] = resource.MustParse("10m")
+		}, "spec.containers[" + p0(job) + "].resources.requests[cpu]"},
+		{"a resource the template sets removed", func(p *corev1.Pod) {
+			delete(p.Spec.Containers[0].Resources.Limits, corev1.ResourceCPU)
+		}, "spec.containers[" + p0(job) + "].resources.limits[cpu]"},
 		{"no controller reference", func(p *corev1.Pod) { p.OwnerReferences = nil }, "metadata.ownerReferences"},
 		{"a template label missing", func(p *corev1.Pod) { delete(p.Labels, execv1.LabelExecutionUID) }, "metadata.labels[" + execv1.LabelExecutionUID + "]"},
 		{"another image", func(p *corev1.Pod) { p.Spec.Containers[0].Image = "busybox" }, "spec.containers[0].image"},
