@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -69,6 +71,9 @@ func Compute(ce *execv1.CodeExecution, o Observed, b Bounds) Plan {
 	}
 	if msg := SuspendedAfterStart(ce, o.Job, o.Pods); msg != "" {
 		return end(Outcome{Reason: execv1.ReasonPodFailed, Message: msg})
+	}
+	if msg := PodsClaimingTheJob(o.Job, o.Pods); msg != "" {
+		return end(Outcome{Reason: execv1.ReasonInternalError, Message: msg})
 	}
 	v := Classify(Observation{Job: o.Job, Pods: o.Pods, Now: o.Now, Started: ce.Status.StartTime, CreateFailure: o.CreateFailure}, b)
 	if v.StartTime != nil && next.Status.StartTime == nil {
@@ -199,4 +204,31 @@ func SuspendedAfterStart(ce *execv1.CodeExecution, job *batchv1.Job, pods []core
 	}
 	return fmt.Sprintf("Job %s was suspended after it was created; suspending deletes the Pod and resuming would run the code a second time, "+
 		"so the execution ends here and its Job is deleted", job.Name)
+}
+
+// PodsClaimingTheJob returns why ce ends because more than one Pod passes
+// as its Job's (controlled by it and what the Job controller creates from
+// its template), "" when at most one does. The Job the controller builds
+// (parallelism 1, completions 1, backoffLimit 0, checked on every observe
+// by JobSpecChanged) has at most one Pod, ever: a second one is a copy a
+// neighbour who may create Pods made of the first, identical but for
+// what PodDiffersFromTemplate cannot compare (spec.nodeName, set by the
+// scheduler). Which one ran the execution's code cannot be told, so no
+// verdict is taken from either: picking one (the newest) let a copy that
+// never ran decide the execution, or hide the genuine result. A neighbour
+// can always deny an execution in its namespace; it must never make the
+// controller report a verdict the real run did not produce. It is a pure
+// function.
+func PodsClaimingTheJob(job *batchv1.Job, pods []corev1.Pod) string {
+	if job == nil || len(pods) < 2 {
+		return ""
+	}
+	names := make([]string, 0, len(pods))
+	for i := range pods {
+		names = append(names, pods[i].Name)
+	}
+	slices.Sort(names)
+	return fmt.Sprintf("%d Pods claim to be Job %s's Pod: %s; the Job has only one, so one is someone else's copy and "+
+		"which of them ran the code cannot be told: no verdict is taken, and the Job and its Pods are deleted",
+		len(pods), job.Name, strings.Join(names, ", "))
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 
 	execv1 "github.com/codeexec/codeexec-operator/api/v1alpha1"
@@ -49,5 +50,21 @@ func TestJobSpecChanged(t *testing.T) {
 				t.Fatalf("JobSpecChanged = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestPodsClaimingTheJob(t *testing.T) {
+	ce := wrappers.MakeCodeExecution("j", "ns").Obj()
+	job := BuildJob(ce, ResolveLimits(execv1.ExecutionLimits{}, BuiltinDefaults()), DefaultJobOptions())
+	a := wrappers.MakePod("a", "ns").FromJob(job).Obj()
+	b := wrappers.MakePod("b", "ns").FromJob(job).Obj()
+	if got := PodsClaimingTheJob(job, []corev1.Pod{*a}); got != "" {
+		t.Errorf("one Pod: %q", got)
+	}
+	if got := PodsClaimingTheJob(nil, []corev1.Pod{*a, *b}); got != "" {
+		t.Errorf("no Job: %q", got)
+	}
+	if got, want := PodsClaimingTheJob(job, []corev1.Pod{*b, *a}), "2 Pods claim to be Job "+job.Name+"'s Pod: a, b;"; !strings.Contains(got, want) {
+		t.Errorf("two Pods: %q, want %q", got, want)
 	}
 }
