@@ -393,19 +393,17 @@ func (r *CodeExecutionReconciler) jobHandler() handler.EventHandler {
 }
 
 // podHandler maps a sandbox Pod to the execution it names. Which Pods
-// count is decided later, by the Job that controls them. A Pod that a Job
-// controls also ends its execution's quota reservation: the quota counted
-// the Pod when it was created.
+// count is decided later, by the Job that controls them. The execution's
+// Job's own Pod (isExecutionsJobPod) also ends its quota reservation: the
+// quota counted the Pod when it was created.
 func (r *CodeExecutionReconciler) podHandler() handler.EventHandler {
-	return handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
+	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []reconcile.Request {
 		name, ok := obj.GetAnnotations()[execv1.AnnotationExecutionName]
 		if !ok || obj.GetLabels()[execv1.LabelManagedBy] != execv1.ManagedByValue {
 			return nil
 		}
-		if c := metav1.GetControllerOf(obj); c != nil && c.Kind == "Job" {
-			if uid := obj.GetLabels()[execv1.LabelExecutionUID]; uid != "" {
-				r.queue.podExists(obj.GetNamespace(), types.UID(uid))
-			}
+		if r.isExecutionsJobPod(ctx, obj, name) {
+			r.queue.podExists(obj.GetNamespace(), types.UID(obj.GetLabels()[execv1.LabelExecutionUID]))
 		}
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}}
 	})
