@@ -364,6 +364,30 @@ func TestAttackReview4ManagerIdentityCannotCreateSystemConfigMaps(t *testing.T) 
 	if err := mc.Create(context.Background(), cm, client.DryRunAll); err == nil {
 		t.Fatal("the manager's identity may create ConfigMap kube-system/coredns-custom with arbitrary data")
 	}
+	// Outside the system namespaces, only a child's name: the builder's
+	// task ConfigMap passes, any other name is refused.
+	inNs := shapeExecution(ns, execv1.LanguagePython, 711)
+	task, err = controllers.BuildTaskConfigMap(inNs, limits, controllers.SQLPermissions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(inNs, execv1.GroupVersion.WithKind("CodeExecution"))}
+	if err := mc.Create(context.Background(), task.DeepCopy(), client.DryRunAll); err != nil {
+		t.Fatalf("the manager's identity may not create the task ConfigMap its builder makes: %v", err)
+	}
+	for name, mut := range map[string]func(*corev1.ConfigMap){
+		"a well-known name":          func(c *corev1.ConfigMap) { c.Name = "coredns-custom" },
+		"another execution's name":   func(c *corev1.ConfigMap) { c.Name = "someone-else-" + c.Name[len(c.Name)-13:] },
+		"a suffix not its component": func(c *corev1.ConfigMap) { c.Name = strings.TrimSuffix(c.Name, "-task") + "-result" },
+		"kube-public":                func(c *corev1.ConfigMap) { c.Namespace = "kube-public" },
+		"kube-node-lease":            func(c *corev1.ConfigMap) { c.Namespace = "kube-node-lease" },
+	} {
+		c := task.DeepCopy()
+		mut(c)
+		if err := mc.Create(context.Background(), c, client.DryRunAll); err == nil || !strings.Contains(err.Error(), "codeexec-manager-children") {
+			t.Errorf("%s: the manager's identity may create ConfigMap %s/%s: %v", name, c.Namespace, c.Name, err)
+		}
+	}
 }
 
 // A neighbour's exact copy of the Job's Pod (template, labels, controller
