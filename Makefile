@@ -125,6 +125,8 @@ uninstall: manifests envtest ## Remove the CRDs and the admission policy.
 
 .PHONY: deploy
 deploy: manifests envtest ## Deploy the CRDs, the admission policy and the manager (config/default) into the cluster KUBECONFIG points at.
+	$(KUBECTL) apply --server-side -f config/crd/bases
+	$(KUBECTL) wait --for=condition=established --timeout=60s crd/executionpolicies.execution.codeexec.io crd/codeexecutions.execution.codeexec.io
 	$(KUBECTL) apply --server-side -f config/admission/execution-policy.yaml
 	$(KUBECTL) apply --server-side -f config/samples/baseline-executionpolicy.yaml
 	$(KUBECTL) apply --server-side -k config/default

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -117,8 +118,16 @@ func (r *CodeExecutionReconciler) start(ctx context.Context, ce *execv1.CodeExec
 			rec.attempts++
 			if RefusalEnds(rec.first, rec.attempts, now, r.Bounds.CreateRefused) {
 				r.refusals.Delete(ce.UID)
-				finish(ce, Outcome{Reason: refused.reason, Message: fmt.Sprintf("%s (refused %d times over %s)",
-					refused.message, rec.attempts, now.Sub(rec.first).Round(time.Second))}, now)
+				msg := fmt.Sprintf("%s (refused %d times over %s)", refused.message, rec.attempts, now.Sub(rec.first).Round(time.Second))
+				if _, isJob := obj.(*batchv1.Job); isJob && strings.Contains(refused.message, "codeexec-sandbox-policy") {
+					// Known conflict (docs/policy.md): the Job is built from
+					// the policies recorded when the execution was resolved,
+					// and the admission policy judges it against the
+					// ExecutionPolicies of now.
+					msg += fmt.Sprintf("; the Job was built from the ExecutionPolicies recorded when the execution was resolved (status.policies: %s), "+
+						"and an ExecutionPolicy added or changed since then refuses it", strings.Join(ce.Status.Policies, ", "))
+				}
+				finish(ce, Outcome{Reason: refused.reason, Message: msg}, now)
 				return ctrl.Result{}, nil
 			}
 			setCondition(ce, metav1.ConditionUnknown, execv1.ReasonPending, "retrying: "+refused.message)
