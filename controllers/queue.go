@@ -12,6 +12,7 @@ import (
 	nodev1 "k8s.io/api/node/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
@@ -155,20 +156,23 @@ func (q *queue) admit(ctx context.Context, r *CodeExecutionReconciler, ce *execv
 		return admission{wait: fmt.Sprintf("waiting for a slot: ExecutionPolicy %s allows %d at once in this namespace",
 			strings.Join(ce.Status.Policies, ", "), *c)}, nil
 	}
-	if pos >= Admissible(running, waiting) {
-		// An older execution may not start yet (its own recorded cap is
-		// lower): ce does not pass it.
-		return admission{wait: waitOlderFirst}, nil
+	if pos > 0 {
+		// Strict FIFO: only the head of the queue (the oldest execution
+		// not admitted yet) is admitted, and it wakes the next as soon as
+		// it holds its reservation. A younger execution never passes an
+		// older one, whatever their recorded caps, and under a quota one
+		// that fits never passes one that does not (one that never fits
+		// ended at once).
+		msg := waitOlderFirst
+		if len(quotas.Items) > 0 {
+			msg = waitOlderFirstQuota
+		}
+		if c := meta.FindStatusCondition(ce.Status.Conditions, execv1.ConditionSucceeded); c != nil && c.Reason == execv1.ReasonQueued {
+			msg = c.Message // only the position changed: no status write
+		}
+		return admission{wait: msg}, nil
 	}
 	if len(quotas.Items) > 0 {
-		if pos > 0 {
-			// Strict FIFO under quota: an execution that fits may not
-			// pass an older one that does not (one that never fits ended
-			// at once), so only the head of the queue is admitted; the
-			// next one is woken as soon as the head holds its
-			// reservation.
-			return admission{wait: waitOlderFirstQuota}, nil
-		}
 		reserved := make([]Reserved, 0, len(n.reserved))
 		for _, res := range n.reserved {
 			reserved = append(reserved, res.Reserved)
@@ -178,10 +182,10 @@ func (q *queue) admit(ctx context.Context, r *CodeExecutionReconciler, ce *execv
 		}
 	}
 	n.reserved[ce.UID] = &reservation{Reserved: Reserved{Pod: pod}}
-	if len(quotas.Items) > 0 && pos+1 < len(waiting) {
-		// Others wait behind ce, and only the head is admitted under a
-		// quota: the reservation makes the next one the head, so wake it
-		// now instead of at its safety-net recheck.
+	if pos+1 < len(waiting) {
+		// Others wait behind ce, and only the head is admitted: the
+		// reservation makes the next one the head, so wake it now
+		// instead of at its safety-net recheck.
 		q.wakeNamespace(ce.Namespace)
 	}
 	return admission{}, nil
@@ -300,33 +304,20 @@ func (r *CodeExecutionReconciler) namespaceLoad(ctx context.Context, ns string, 
 	return running, waiting, nil
 }
 
-// heads returns the executions at the head of ns's queue that a freed slot
-// or quota may let start: those the recorded caps admit in FIFO order (at
-// least the head; only the head under a quota, which wakes the next once
-// it holds its reservation). It reads only the cache.
+// heads returns the head of ns's queue: the oldest execution not admitted
+// yet, the only one that may start next (it wakes the one after it once
+// admitted). It reads only the cache.
 func (r *CodeExecutionReconciler) heads(ctx context.Context, ns string) []reconcile.Request {
 	n := r.queue.of(ns)
 	n.mu.Lock()
-	running, waiting, err := r.namespaceLoad(ctx, ns, n)
+	_, waiting, err := r.namespaceLoad(ctx, ns, n)
 	n.mu.Unlock()
 	if err != nil || len(waiting) == 0 {
 		return nil
 	}
-	k := max(Admissible(running, waiting), 1)
-	var quotas corev1.ResourceQuotaList
-	if err := r.List(ctx, &quotas, client.InNamespace(ns)); err == nil && len(quotas.Items) > 0 {
-		k = 1
-	}
-	k = min(k, maxWoken, len(waiting))
-	out := make([]reconcile.Request, 0, k)
-	for _, c := range waiting[:k] {
-		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: c.Namespace, Name: c.Name}})
-	}
-	return out
+	c := waiting[0]
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: c.Namespace, Name: c.Name}}}
 }
-
-// maxWoken bounds how many waiting executions one event wakes.
-const maxWoken = 64
 
 // headsOfNamespace wakes the head of the queue of the event's namespace.
 func (r *CodeExecutionReconciler) headsOfNamespace() handler.EventHandler {
