@@ -84,14 +84,14 @@ func (q *queue) release(ns string, uid types.UID) {
 
 // podExists drops the reservation of the execution whose sandbox Pod now
 // exists (the quota counted it when it was created) and wakes the head of
-// the namespace's queue if it held one.
+// the namespace's queue if it held quota.
 func (q *queue) podExists(ns string, uid types.UID) {
 	n := q.of(ns)
 	n.mu.Lock()
-	_, had := n.reserved[uid]
+	res, had := n.reserved[uid]
 	delete(n.reserved, uid)
 	n.mu.Unlock()
-	if had {
+	if had && res.Pod != nil { // it counted against a quota
 		q.wakeNamespace(ns)
 	}
 }
