@@ -53,11 +53,12 @@ type nsQueue struct {
 	reserved map[types.UID]*reservation
 }
 
+// reservation is one admitted execution's entry. Reserved.JobCounted
+// turns true once the cache shows the execution's Job UID: the execution
+// then counts among the running ones by itself, and the quota counts its
+// Job.
 type reservation struct {
 	Reserved
-	// running is true once the cache shows the execution's Job UID: the
-	// execution then counts among the running ones by itself.
-	running bool
 }
 
 func (q *queue) of(ns string) *nsQueue {
@@ -282,7 +283,7 @@ func (r *CodeExecutionReconciler) namespaceLoad(ctx context.Context, ns string, 
 	for i := range run {
 		live[run[i].UID] = true
 		if res, ok := n.reserved[run[i].UID]; ok {
-			res.running, res.JobCounted = true, true
+			res.JobCounted = true
 		}
 	}
 	waiting := make([]*execv1.CodeExecution, 0, len(wait))
