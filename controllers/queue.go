@@ -83,6 +83,19 @@ func (q *queue) release(ns string, uid types.UID) {
 	n.mu.Unlock()
 }
 
+// started wakes the next of ns's queue once the execution uid, admitted
+// under a cap or a quota (it holds a reservation), has its Job UID
+// stored.
+func (q *queue) started(ns string, uid types.UID) {
+	n := q.of(ns)
+	n.mu.Lock()
+	_, held := n.reserved[uid]
+	n.mu.Unlock()
+	if held {
+		q.wakeNamespace(ns)
+	}
+}
+
 // podExists drops the reservation of the execution whose sandbox Pod now
 // exists (the quota counted it when it was created) and wakes the head of
 // the namespace's queue if it held quota.
@@ -182,13 +195,10 @@ func (q *queue) admit(ctx context.Context, r *CodeExecutionReconciler, ce *execv
 			return admission{wait: msg}, nil
 		}
 	}
+	// The reservation makes the next one the head; it is woken once ce's
+	// Job UID is stored (Reconcile calls started), so that Jobs are also
+	// created, and recorded, in FIFO order.
 	n.reserved[ce.UID] = &reservation{Reserved: Reserved{Pod: pod}}
-	if pos+1 < len(waiting) {
-		// Others wait behind ce, and only the head is admitted: the
-		// reservation makes the next one the head, so wake it now
-		// instead of at its safety-net recheck.
-		q.wakeNamespace(ce.Namespace)
-	}
 	return admission{}, nil
 }
 
