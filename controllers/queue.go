@@ -59,6 +59,21 @@ type nsQueue struct {
 // Job.
 type reservation struct {
 	Reserved
+	// creating is true from admission until the execution's Job UID is
+	// stored: no other execution of the namespace is admitted meanwhile,
+	// so that Jobs are created in FIFO order.
+	creating bool
+}
+
+// creating reports whether an execution other than uid was admitted and
+// has not stored its Job UID yet (n.mu held).
+func (n *nsQueue) creating(uid types.UID) bool {
+	for u, res := range n.reserved {
+		if res.creating && u != uid {
+			return true
+		}
+	}
+	return false
 }
 
 func (q *queue) of(ns string) *nsQueue {
@@ -89,7 +104,10 @@ func (q *queue) release(ns string, uid types.UID) {
 func (q *queue) started(ns string, uid types.UID) {
 	n := q.of(ns)
 	n.mu.Lock()
-	_, held := n.reserved[uid]
+	res, held := n.reserved[uid]
+	if held {
+		res.creating = false
+	}
 	n.mu.Unlock()
 	if held {
 		q.wakeNamespace(ns)
@@ -170,10 +188,10 @@ func (q *queue) admit(ctx context.Context, r *CodeExecutionReconciler, ce *execv
 		return admission{wait: fmt.Sprintf("waiting for a slot: ExecutionPolicy %s allows %d at once in this namespace",
 			strings.Join(ce.Status.Policies, ", "), *c)}, nil
 	}
-	if pos > 0 {
+	if pos > 0 || n.creating(ce.UID) {
 		// Strict FIFO: only the head of the queue (the oldest execution
-		// not admitted yet) is admitted, and it wakes the next as soon as
-		// it holds its reservation. A younger execution never passes an
+		// not admitted yet) is admitted, once the one admitted before it
+		// has stored its Job UID, which wakes it. A younger execution never passes an
 		// older one, whatever their recorded caps, and under a quota one
 		// that fits never passes one that does not (one that never fits
 		// ended at once).
@@ -198,7 +216,7 @@ func (q *queue) admit(ctx context.Context, r *CodeExecutionReconciler, ce *execv
 	// The reservation makes the next one the head; it is woken once ce's
 	// Job UID is stored (Reconcile calls started), so that Jobs are also
 	// created, and recorded, in FIFO order.
-	n.reserved[ce.UID] = &reservation{Reserved: Reserved{Pod: pod}}
+	n.reserved[ce.UID] = &reservation{Reserved: Reserved{Pod: pod}, creating: true}
 	return admission{}, nil
 }
 
@@ -293,7 +311,7 @@ func (r *CodeExecutionReconciler) namespaceLoad(ctx context.Context, ns string, 
 	for i := range run {
 		live[run[i].UID] = true
 		if res, ok := n.reserved[run[i].UID]; ok {
-			res.JobCounted = true
+			res.JobCounted, res.creating = true, false
 		}
 	}
 	waiting := make([]*execv1.CodeExecution, 0, len(wait))
