@@ -46,20 +46,6 @@ func RecordedCap(ce *execv1.CodeExecution) *int32 {
 	return ce.Status.Sandbox.MaxConcurrentExecutions
 }
 
-// Admissible returns how many of waiting (oldest first) may start now
-// when running executions hold a slot: strict FIFO, each under its own
-// recorded cap, so the count stops at the first execution that may not
-// start (a younger one never passes it, whatever its own cap). It is a
-// pure function.
-func Admissible(running int, waiting []*execv1.CodeExecution) int {
-	for i, w := range waiting {
-		if c := RecordedCap(w); c != nil && running+i >= int(*c) {
-			return i
-		}
-	}
-	return len(waiting)
-}
-
 // PodDefaults is what the API server's admission adds to a Pod the Job
 // controller creates, and that a ResourceQuota counts: the LimitRanges'
 // container defaults, the RuntimeClass's Pod overhead, and the default

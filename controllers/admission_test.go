@@ -17,40 +17,6 @@ import (
 	"github.com/codeexec/codeexec-operator/internal/testutil/wrappers"
 )
 
-func withCap(name string, c *int32, age int) *execv1.CodeExecution {
-	ce := wrappers.MakeCodeExecution(name, "team").UID("uid-" + name).Obj()
-	ce.CreationTimestamp = metav1.NewTime(time.Date(2026, 1, 1, 0, 0, age, 0, time.UTC))
-	ce.Status.Sandbox = &execv1.SandboxSettings{MaxConcurrentExecutions: c}
-	return ce
-}
-
-func TestAdmissibleIsFIFOUnderEachRecordedCap(t *testing.T) {
-	one, three := ptr.To(int32(1)), ptr.To(int32(3))
-	for _, tc := range []struct {
-		name    string
-		running int
-		caps    []*int32
-		want    int
-	}{
-		{"same cap", 1, []*int32{three, three, three}, 2},
-		{"an older lower cap blocks a younger higher one", 1, []*int32{one, three}, 0},
-		{"a lowered cap holds back only the younger", 1, []*int32{three, one}, 1},
-		{"no cap", 5, []*int32{nil, nil}, 2},
-		{"an uncapped younger one waits behind a capped older one", 1, []*int32{one, nil}, 0},
-		{"nothing waits", 3, nil, 0},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var waiting []*execv1.CodeExecution
-			for i, c := range tc.caps {
-				waiting = append(waiting, withCap(string(rune('a'+i)), c, i))
-			}
-			if got := Admissible(tc.running, waiting); got != tc.want {
-				t.Errorf("Admissible = %d, want %d", got, tc.want)
-			}
-		})
-	}
-}
-
 func sandboxJob(t *testing.T, o JobOptions) *batchv1.Job {
 	t.Helper()
 	ce := wrappers.MakeCodeExecution("cx", "team").UID("ce-uid").Memory("256Mi").CPU("500m").Obj()

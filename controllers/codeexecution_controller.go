@@ -131,6 +131,9 @@ func (r *CodeExecutionReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 			return ctrl.Result{}, errors.Join(err, client.IgnoreNotFound(uerr))
 		}
 		r.recordTransition(ctx, ce, old)
+		if old.JobUID == "" && ce.Status.JobUID != "" {
+			r.queue.started(ce.Namespace, ce.UID)
+		}
 	}
 	if isFinished(ce) {
 		// The terminal status is stored: now nothing of it may run. Pods

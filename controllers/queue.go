@@ -12,6 +12,7 @@ import (
 	nodev1 "k8s.io/api/node/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
@@ -52,11 +53,27 @@ type nsQueue struct {
 	reserved map[types.UID]*reservation
 }
 
+// reservation is one admitted execution's entry. Reserved.JobCounted
+// turns true once the cache shows the execution's Job UID: the execution
+// then counts among the running ones by itself, and the quota counts its
+// Job.
 type reservation struct {
 	Reserved
-	// running is true once the cache shows the execution's Job UID: the
-	// execution then counts among the running ones by itself.
-	running bool
+	// creating is true from admission until the execution's Job UID is
+	// stored: no other execution of the namespace is admitted meanwhile,
+	// so that Jobs are created in FIFO order.
+	creating bool
+}
+
+// creating reports whether an execution other than uid was admitted and
+// has not stored its Job UID yet (n.mu held).
+func (n *nsQueue) creating(uid types.UID) bool {
+	for u, res := range n.reserved {
+		if res.creating && u != uid {
+			return true
+		}
+	}
+	return false
 }
 
 func (q *queue) of(ns string) *nsQueue {
@@ -81,16 +98,32 @@ func (q *queue) release(ns string, uid types.UID) {
 	n.mu.Unlock()
 }
 
+// started wakes the next of ns's queue once the execution uid, admitted
+// under a cap or a quota (it holds a reservation), has its Job UID
+// stored.
+func (q *queue) started(ns string, uid types.UID) {
+	n := q.of(ns)
+	n.mu.Lock()
+	res, held := n.reserved[uid]
+	if held {
+		res.creating = false
+	}
+	n.mu.Unlock()
+	if held {
+		q.wakeNamespace(ns)
+	}
+}
+
 // podExists drops the reservation of the execution whose sandbox Pod now
 // exists (the quota counted it when it was created) and wakes the head of
-// the namespace's queue if it held one.
+// the namespace's queue if it held quota.
 func (q *queue) podExists(ns string, uid types.UID) {
 	n := q.of(ns)
 	n.mu.Lock()
-	_, had := n.reserved[uid]
+	res, had := n.reserved[uid]
 	delete(n.reserved, uid)
 	n.mu.Unlock()
-	if had {
+	if had && res.Pod != nil { // it counted against a quota
 		q.wakeNamespace(ns)
 	}
 }
@@ -155,20 +188,23 @@ func (q *queue) admit(ctx context.Context, r *CodeExecutionReconciler, ce *execv
 		return admission{wait: fmt.Sprintf("waiting for a slot: ExecutionPolicy %s allows %d at once in this namespace",
 			strings.Join(ce.Status.Policies, ", "), *c)}, nil
 	}
-	if pos >= Admissible(running, waiting) {
-		// An older execution may not start yet (its own recorded cap is
-		// lower): ce does not pass it.
-		return admission{wait: waitOlderFirst}, nil
+	if pos > 0 || n.creating(ce.UID) {
+		// Strict FIFO: only the head of the queue (the oldest execution
+		// not admitted yet) is admitted, once the one admitted before it
+		// has stored its Job UID, which wakes it. A younger execution never passes an
+		// older one, whatever their recorded caps, and under a quota one
+		// that fits never passes one that does not (one that never fits
+		// ended at once).
+		msg := waitOlderFirst
+		if len(quotas.Items) > 0 {
+			msg = waitOlderFirstQuota
+		}
+		if c := meta.FindStatusCondition(ce.Status.Conditions, execv1.ConditionSucceeded); c != nil && c.Reason == execv1.ReasonQueued {
+			msg = c.Message // only the position changed: no status write
+		}
+		return admission{wait: msg}, nil
 	}
 	if len(quotas.Items) > 0 {
-		if pos > 0 {
-			// Strict FIFO under quota: an execution that fits may not
-			// pass an older one that does not (one that never fits ended
-			// at once), so only the head of the queue is admitted; the
-			// next one is woken as soon as the head holds its
-			// reservation.
-			return admission{wait: waitOlderFirstQuota}, nil
-		}
 		reserved := make([]Reserved, 0, len(n.reserved))
 		for _, res := range n.reserved {
 			reserved = append(reserved, res.Reserved)
@@ -177,13 +213,10 @@ func (q *queue) admit(ctx context.Context, r *CodeExecutionReconciler, ce *execv
 			return admission{wait: msg}, nil
 		}
 	}
-	n.reserved[ce.UID] = &reservation{Reserved: Reserved{Pod: pod}}
-	if len(quotas.Items) > 0 && pos+1 < len(waiting) {
-		// Others wait behind ce, and only the head is admitted under a
-		// quota: the reservation makes the next one the head, so wake it
-		// now instead of at its safety-net recheck.
-		q.wakeNamespace(ce.Namespace)
-	}
+	// The reservation makes the next one the head; it is woken once ce's
+	// Job UID is stored (Reconcile calls started), so that Jobs are also
+	// created, and recorded, in FIFO order.
+	n.reserved[ce.UID] = &reservation{Reserved: Reserved{Pod: pod}, creating: true}
 	return admission{}, nil
 }
 
@@ -278,7 +311,7 @@ func (r *CodeExecutionReconciler) namespaceLoad(ctx context.Context, ns string, 
 	for i := range run {
 		live[run[i].UID] = true
 		if res, ok := n.reserved[run[i].UID]; ok {
-			res.running, res.JobCounted = true, true
+			res.JobCounted, res.creating = true, false
 		}
 	}
 	waiting := make([]*execv1.CodeExecution, 0, len(wait))
@@ -300,33 +333,20 @@ func (r *CodeExecutionReconciler) namespaceLoad(ctx context.Context, ns string, 
 	return running, waiting, nil
 }
 
-// heads returns the executions at the head of ns's queue that a freed slot
-// or quota may let start: those the recorded caps admit in FIFO order (at
-// least the head; only the head under a quota, which wakes the next once
-// it holds its reservation). It reads only the cache.
+// heads returns the head of ns's queue: the oldest execution not admitted
+// yet, the only one that may start next (it wakes the one after it once
+// admitted). It reads only the cache.
 func (r *CodeExecutionReconciler) heads(ctx context.Context, ns string) []reconcile.Request {
 	n := r.queue.of(ns)
 	n.mu.Lock()
-	running, waiting, err := r.namespaceLoad(ctx, ns, n)
+	_, waiting, err := r.namespaceLoad(ctx, ns, n)
 	n.mu.Unlock()
 	if err != nil || len(waiting) == 0 {
 		return nil
 	}
-	k := max(Admissible(running, waiting), 1)
-	var quotas corev1.ResourceQuotaList
-	if err := r.List(ctx, &quotas, client.InNamespace(ns)); err == nil && len(quotas.Items) > 0 {
-		k = 1
-	}
-	k = min(k, maxWoken, len(waiting))
-	out := make([]reconcile.Request, 0, k)
-	for _, c := range waiting[:k] {
-		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: c.Namespace, Name: c.Name}})
-	}
-	return out
+	c := waiting[0]
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: c.Namespace, Name: c.Name}}}
 }
-
-// maxWoken bounds how many waiting executions one event wakes.
-const maxWoken = 64
 
 // headsOfNamespace wakes the head of the queue of the event's namespace.
 func (r *CodeExecutionReconciler) headsOfNamespace() handler.EventHandler {

@@ -54,7 +54,15 @@ fi
 # OOM Score on shim: ... permission denied". The patched shim goes on when
 # the kernel refuses (EACCES), as containerd's own shims do when
 # unprivileged; any other error still fails.
-SHIM_PATCH=oom-score-eacces-1
+#
+# The shim also answers `start` with containerd 2's JSON bootstrap
+# parameters ({"version":2,"address":"unix://...","protocol":"ttrpc"}),
+# which Debian 12's containerd 1.6 takes as a bare socket address ("dial
+# unix \x00{...}: invalid argument": every gVisor Pod stayed
+# ContainerCreating). containerd-shim-runsc-v1 is therefore a small wrapper
+# that prints only the address on `start` and runs the real shim
+# (containerd-shim-runsc-v1.real) for everything else.
+SHIM_PATCH=oom-score-eacces-1+bootstrap-address-1
 stamp="$OUT/.version"
 shim_stamp="$OUT/.shim-version"
 runsc_ok() {
@@ -99,7 +107,25 @@ if ! shim_ok; then
   sed -i "s/sys.SetOOMScore(cmd.Process.Pid, oomScoreMax); err != nil {/sys.SetOOMScore(cmd.Process.Pid, oomScoreMax); err != nil \&\& !os.IsPermission(err) {/" "$src"
   grep -qF 'err != nil && !os.IsPermission(err) {' "$src" || die "the oom_score_adj patch did not apply"
   (cd "$tmp/gvisor" && go build -trimpath -ldflags "$ldflags" -o "$tmp/shim" ./shim) || die "go build shim failed"
-  mv -f "$tmp/shim" "$OUT/containerd-shim-runsc-v1"
+  mv -f "$tmp/shim" "$OUT/containerd-shim-runsc-v1.real"
+  cat >"$tmp/wrapper" <<'EOW'
+#!/bin/sh
+# containerd 1.6 reads `start`'s output as a bare address; the real shim
+# prints containerd 2's JSON bootstrap parameters (hack/build-gvisor.sh).
+real="$(dirname "$0")/containerd-shim-runsc-v1.real"
+case " $* " in
+*" start "*)
+  out=$("$real" "$@") || exit $?
+  case "$out" in
+  "{"*) printf '%s' "$out" | sed -n 's/.*"address":"\([^"]*\)".*/\1/p' ;;
+  *) printf '%s' "$out" ;;
+  esac
+  ;;
+*) exec "$real" "$@" ;;
+esac
+EOW
+  chmod 0755 "$tmp/wrapper"
+  mv -f "$tmp/wrapper" "$OUT/containerd-shim-runsc-v1"
   echo "$GVISOR_VERSION $SHIM_PATCH" >"$shim_stamp"
 fi
 log "built in $(( $(date +%s) - t0 ))s: $OUT"

@@ -364,8 +364,10 @@ func (g *Guard) Check(sql string) (st Statement, err error) {
 	if err != nil {
 		return Statement{}, err
 	}
-	text := printFast(real[0])
-	funcs, err := g.roundTrip(text, st)
+	// Quoting every identifier makes the text sent longer than the text
+	// parsed, by two bytes per identifier: start from a quarter more.
+	text := printFastSized(real[0], len(sql)+len(sql)/4+16)
+	funcs, err := g.roundTrip(text, real[0], st)
 	if err != nil {
 		return Statement{}, err
 	}
@@ -379,10 +381,46 @@ func (g *Guard) Check(sql string) (st Statement, err error) {
 // printed differently from what it checked (a raw string, a keyword read
 // as a function, a comment opener, ...) fails here. The function names
 // checked are those of this second printing, taken from the text sent.
-func (g *Guard) roundTrip(text string, st Statement) ([]string, error) {
+//
+// checked is the tree the guard checked, as the guard left it (comments
+// removed, the outer LIMIT added or clamped, GET_FORMAT's keyword made a
+// literal). When the tree parsed again is structurally equal to it
+// (vitess' generated Comparator, which compares every field of every node,
+// unexported ones included: identifiers by their text, literals by type
+// and text), the second guard pass and the second printing are not run,
+// because their outcome is already known:
+//   - the printing is a function of the fields the Comparator compares, so
+//     the tree parsed again prints to text, the printing of checked;
+//   - the guard is a function of the same fields (it keeps no state
+//     between nodes but what it derives from them), so on the tree parsed
+//     again it decides what it decides on checked, which differs from the
+//     tree it accepted only by its own edits, each of which it accepts
+//     unchanged: comments are only ever removed; the outer LIMIT is an
+//     integer literal of at most MaxRows, which the walk accepts and
+//     clampOuterLimit returns as it is (Limit as before, not clamped; the
+//     length and step bounds never read a LIMIT); GET_FORMAT's literal
+//     keyword is accepted as such by keywordArgs (bounds.go gives
+//     GET_FORMAT a fixed output bound whatever its arguments); the kind is
+//     that of the same node type.
+//
+// So what is sent still is a text whose tree is the checked tree, and the
+// names of the calls are still taken from that tree (calledFuncs). The
+// tests and the fuzz target check the shortcut against the full pass:
+// printOracle parses every accepted statement again, guards it with
+// checkStatement, prints it with the checking printer and requires the
+// same text and calls; TestRoundTripShortcutMatchesFullPass runs both
+// paths over the corpus.
+func (g *Guard) roundTrip(text string, checked sqlparser.Statement, st Statement) ([]string, error) {
 	again, err := g.parser.Parse(text)
 	if err != nil {
 		return nil, violation("the statement the guard regenerated does not parse back (refused: what is sent must be what was checked)")
+	}
+	if !roundTripFullPass && sameTree(checked, again) {
+		funcs, err := g.calledFuncs(again)
+		if err != nil {
+			return nil, violation("the statement the guard regenerated does not pass the guard again: %v", err)
+		}
+		return funcs, nil
 	}
 	st2, err := g.checkStatement(again, text)
 	if err != nil {
@@ -396,6 +434,17 @@ func (g *Guard) roundTrip(text string, st Statement) ([]string, error) {
 		return nil, violation("the statement the guard regenerated does not read back as itself (refused: what is sent must be what was checked)")
 	}
 	return funcs, nil
+}
+
+// roundTripFullPass (tests) makes roundTrip always run the second guard
+// pass and the second printing.
+var roundTripFullPass = false
+
+// sameTree reports whether a and b are structurally equal (every field of
+// every node; vitess' generated Comparator without overrides).
+func sameTree(a, b sqlparser.SQLNode) bool {
+	var cmp sqlparser.Comparator
+	return cmp.SQLNode(a, b)
 }
 
 // lexicalCheck enforces the bounds and refuses what vitess and MariaDB read
@@ -642,13 +691,12 @@ func (g *Guard) clampOuterLimit(ts sqlparser.TableStatement) (n uint64, clamped 
 		return 0, false, violation("%s statement", statementName(ts))
 	}
 	maxRows := g.policy.MaxRows
-	maxLit := sqlparser.NewIntLiteral(strconv.FormatUint(maxRows, 10))
 	if *lim == nil || (*lim).Rowcount == nil {
 		var off sqlparser.Expr
 		if *lim != nil {
 			off = (*lim).Offset
 		}
-		*lim = &sqlparser.Limit{Offset: off, Rowcount: maxLit}
+		*lim = &sqlparser.Limit{Offset: off, Rowcount: sqlparser.NewIntLiteral(strconv.FormatUint(maxRows, 10))}
 		return maxRows, true, nil
 	}
 	n, err = limitValue((*lim).Rowcount)
@@ -656,7 +704,7 @@ func (g *Guard) clampOuterLimit(ts sqlparser.TableStatement) (n uint64, clamped 
 		return 0, false, err
 	}
 	if n > maxRows {
-		(*lim).Rowcount = maxLit
+		(*lim).Rowcount = sqlparser.NewIntLiteral(strconv.FormatUint(maxRows, 10))
 		return maxRows, true, nil
 	}
 	return n, false, nil

@@ -183,9 +183,9 @@ func TestQuotaScopeThatMissesTheSandboxPodDoesNotApply(t *testing.T) {
 // execution whose Pod can never fit ends at once instead of blocking the
 // queue behind it.
 func TestLimitRangeDefaultCountsAgainstTheQuota(t *testing.T) {
-	ns, _ := quotaNamespace(t, corev1.ResourceQuotaSpec{
-		Hard: corev1.ResourceList{corev1.ResourceRequestsEphemeralStorage: resource.MustParse("1Gi")},
-	}, corev1.ResourceList{corev1.ResourceRequestsEphemeralStorage: resource.MustParse("0")})
+	// The LimitRange first, as in a namespace set up before any
+	// execution: the manager's cache sees it before the quota.
+	ns := newNamespace(t, nil)
 	create(t, &corev1.LimitRange{
 		ObjectMeta: metav1.ObjectMeta{Name: "defaults", Namespace: ns},
 		Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{
@@ -194,6 +194,10 @@ func TestLimitRangeDefaultCountsAgainstTheQuota(t *testing.T) {
 			Default:        corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("2Gi")},
 		}}},
 	})
+	q := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "team-quota", Namespace: ns},
+		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourceRequestsEphemeralStorage: resource.MustParse("1Gi")}}}
+	create(t, q)
+	setQuotaUsed(t, q, corev1.ResourceList{corev1.ResourceRequestsEphemeralStorage: resource.MustParse("0")})
 	ce := wrappers.MakeCodeExecution("needs-storage", ns).Obj()
 	create(t, ce)
 	c := waitDone(t, ce)
