@@ -329,3 +329,22 @@ func TestReconcileTransientLogErrorIsRetriedThenEndsFromTheSummary(t *testing.T)
 		t.Fatalf("%d Jobs after the retried delete, want 0", n)
 	}
 }
+
+// A Job that codeexec-sandbox-policy refuses because an ExecutionPolicy
+// changed after the execution's were recorded ends PolicyViolation with
+// the admission message (the policy and the field) and says so
+// (docs/policy.md, the known conflict).
+func TestReconcileJobRefusedByChangedPolicyEndsWithThePolicyNamed(t *testing.T) {
+	e := newEnv(t)
+	refusal := "ValidatingAdmissionPolicy 'codeexec-sandbox-policy' with binding 'codeexec-sandbox-policy' denied request: " +
+		"spec.template.spec.containers[sandbox].resources.limits: over the Python maximum of ExecutionPolicy lowered"
+	e.failWith(onKind[*batchv1.Job]("create", apierrors.NewForbidden(batchv1.Resource("jobs"), "cx", errors.New(refusal))))
+	for range minRefusedAttempts {
+		if _, err := e.reconcile(t); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, c := e.state(t)
+	wantCond(t, c, metav1.ConditionFalse, execv1.ReasonPolicyViolation, "over the Python maximum of ExecutionPolicy lowered")
+	wantCond(t, c, metav1.ConditionFalse, execv1.ReasonPolicyViolation, "an ExecutionPolicy added or changed since then refuses it")
+}
