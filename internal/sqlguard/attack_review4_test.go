@@ -1,9 +1,14 @@
 package sqlguard
 
 import (
+	"bytes"
+	"compress/zlib"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Attack review 4 (atk-sql). Helpers build the inputs; each test says what
@@ -50,9 +55,94 @@ func TestAttackReview4SpatialSetOps(t *testing.T) {
 		pts = append(pts, fmt.Sprintf("%d %d", 100*(i%2), i))
 	}
 	cases = append(cases, "SELECT ST_AREA(ST_BUFFER(ST_GeomFromText('LINESTRING("+strings.Join(pts, ",")+")'), 50)) AS x")
+	// Overlapping circles: a MULTIPOINT of n points buffered (n=500 8 s,
+	// n=1000 26 s, 6 kB of SQL); here 4 000 points, and the MariaDB alias.
+	var mp []string
+	for i := 0; i < 4000; i++ {
+		mp = append(mp, fmt.Sprintf("%d %d", i%50, i/50))
+	}
+	cases = append(cases,
+		"SELECT ST_AREA(ST_BUFFER(ST_GeomFromText('MULTIPOINT("+strings.Join(mp, ",")+")'), 3)) AS x",
+		"SELECT AREA(BUFFER(GEOMFROMTEXT('MULTIPOINT("+strings.Join(mp, ",")+")'), 3)) AS x",
+		// Geometry text built by allowed string functions.
+		"SELECT ST_AREA(ST_BUFFER(ST_GeomFromText(CONCAT('MULTIPOINT(', REPEAT('1 1,', 2500), '1 1)')), 3)) AS x")
 	for _, c := range cases {
 		if _, err := Check(c, Policy{Dialect: Dialect{Flavor: MariaDB, Major: 10, Minor: 11}}); err == nil {
 			t.Errorf("accepted an unbounded spatial operation (%d bytes): %s...", len(c), c[:40])
 		}
+	}
+}
+
+// compressBomb returns, as a hex literal, what MariaDB's COMPRESS makes of
+// n bytes of '1': a 4-byte little-endian length and a zlib stream (about
+// 1 000:1; 8 MB is an 8 kB literal).
+func compressBomb(n int) string {
+	var b bytes.Buffer
+	var l [4]byte
+	binary.LittleEndian.PutUint32(l[:], uint32(n))
+	b.Write(l[:])
+	w, _ := zlib.NewWriterLevel(&b, zlib.BestCompression)
+	chunk := bytes.Repeat([]byte("1"), 1<<20)
+	for left := n; left > 0; left -= len(chunk) {
+		_, _ = w.Write(chunk[:min(left, len(chunk))])
+	}
+	_ = w.Close()
+	return "X'" + hex.EncodeToString(b.Bytes()) + "'"
+}
+
+// uncompressMany is k calls of UNCOMPRESS over one derived-table column
+// holding an n-byte compression bomb.
+func uncompressMany(n, k int) string {
+	return "SELECT " + strings.Repeat("LENGTH(UNCOMPRESS(b))+", k-1) + "LENGTH(UNCOMPRESS(b)) AS n FROM (SELECT " +
+		compressBomb(n) + " AS b) AS t"
+}
+
+// TestAttackReview4UncompressMemory: UNCOMPRESS is "opaque by design" in
+// the bounds, yet every call of it is accepted where its output is not
+// searched by a pattern function. Each call inflates up to
+// max_allowed_packet (16 MB by default) and MariaDB keeps every item's
+// buffer until the statement ends, with no kill check between the items
+// of an expression: measured on MariaDB 10.11.19 with an 8 MB bomb, 60
+// calls took 9 s and 450 MB of server RSS, ignored max_statement_time=2
+// and a KILL QUERY at 3 s, and returned their result at 12 s. The 60 kB
+// statement below (2 000 calls, 8 MB each) asks the server for about
+// 16 GB and 5 minutes of one thread it cannot interrupt: an out-of-memory
+// kill of mariadbd takes down every tenant of the datasource.
+func TestAttackReview4UncompressMemory(t *testing.T) {
+	for _, c := range []string{
+		uncompressMany(8<<20, 2000),
+		// The same through a CTE and with the bomb in the select list.
+		"WITH t AS (SELECT " + compressBomb(8<<20) + " AS b) SELECT " +
+			strings.Repeat("CRC32(UNCOMPRESS(b))+", 999) + "CRC32(UNCOMPRESS(b)) AS n FROM t",
+	} {
+		if len(c) > DefaultMaxBytes {
+			t.Fatalf("test input %d bytes, over the input bound", len(c))
+		}
+		if _, err := Check(c, Policy{Dialect: Dialect{Flavor: MariaDB, Major: 10, Minor: 11}}); err == nil {
+			t.Errorf("accepted %d UNCOMPRESS calls of an 8 MB compression bomb (%d bytes of SQL)", strings.Count(c, "UNCOMPRESS("), len(c))
+		}
+	}
+}
+
+// TestAttackReview4BinaryChainGuardTime: calledFuncs prints the whole
+// subtree of every function node (printFast) to read its name, so a chain
+// of nested function nodes costs the guard quadratic time. MaxDepth bounds
+// parentheses, but BINARY x is a ConvertExpr written without any: 8 000 of
+// them (56 kB, 8 002 tokens, the default Policy) kept Check busy 25.6 s on
+// the reviewed commit (2 000: 1.8 s; 4 000: 5.1 s); the executor checks
+// twice. The safe behaviour asserted: an answer (either) within 3 s.
+func TestAttackReview4BinaryChainGuardTime(t *testing.T) {
+	q := "SELECT " + strings.Repeat("BINARY ", 8000) + "'a'"
+	done := make(chan time.Duration, 1)
+	go func() {
+		start := time.Now()
+		_, _ = Check(q, Policy{})
+		done <- time.Since(start)
+	}()
+	select {
+	case d := <-done:
+		t.Logf("Check took %v", d)
+	case <-time.After(3 * time.Second):
+		t.Errorf("Check of %d nested BINARY (%d bytes, default Policy) still running after 3 s", 8000, len(q))
 	}
 }
