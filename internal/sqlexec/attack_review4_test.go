@@ -29,6 +29,7 @@ func TestAttackReview4(t *testing.T) {
 	admin := srv.Admin(t)
 	t.Run("SpatialUnionUnkillable", func(t *testing.T) { testSpatialUnionUnkillable(t, srv, admin) })
 	t.Run("UncompressMemory", func(t *testing.T) { testUncompressMemory(t, srv, admin) })
+	t.Run("XPathNestedPredicates", func(t *testing.T) { testXPathNestedPredicates(t, srv, admin) })
 }
 
 // combUnion: ST_UNION of two literal comb polygons whose n teeth cross
@@ -137,4 +138,35 @@ func testUncompressMemory(t *testing.T, srv *mariadb.Server, admin *sql.DB) {
 		time.Sleep(time.Second)
 	}
 	t.Logf("mariadbd peak RSS: %s before, %s after", before, vmHWM(srv.PID))
+}
+
+// EXTRACTVALUE over 250 <b/> with three nested count predicates (n^4,
+// ~30 s; 13 s at n=200): the XPath evaluator checks no kill. The safe
+// behaviour asserted: refused before it is sent.
+func testXPathNestedPredicates(t *testing.T, srv *mariadb.Server, admin *sql.DB) {
+	code := "SELECT LENGTH(EXTRACTVALUE('<a>" + strings.Repeat("<b/>", 250) +
+		"</a>', '/a/b[count(/a/b[count(/a/b[count(/a/b) = 0]) = 0]) = 0]')) AS x"
+	start := time.Now()
+	_, err := ExecuteGuarded(context.Background(), srv.ReadOnlyDSN(), code, sqlguard.Policy{MaxRows: 10}, Options{Timeout: 2 * time.Second})
+	elapsed := time.Since(start)
+	var ref *sqlguard.Refusal
+	if errors.As(err, &ref) {
+		return // safe
+	}
+	var e *Error
+	unkillable := errors.As(err, &e) && e.Unkillable
+	t.Errorf("accepted and sent: after %v with a 2 s timeout: unkillable=%v err=%v", elapsed.Round(time.Second), unkillable, err)
+	for i := 0; i < 90; i++ {
+		var n int
+		if err := admin.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = ? AND INFO LIKE 'select length(extractvalue%'", srv.ReadOnlyUser).Scan(&n); err != nil {
+			t.Logf("processlist: %v", err)
+			return
+		}
+		if n == 0 {
+			t.Logf("the server thread ended %v after the call started", time.Since(start).Round(time.Second))
+			return
+		}
+		time.Sleep(time.Second)
+	}
+	t.Logf("the server thread still listed after %v", time.Since(start).Round(time.Second))
 }
