@@ -185,3 +185,30 @@ func TestAttackReview4XPathNestedPredicates(t *testing.T) {
 		}
 	}
 }
+
+// The refusals name the function and say why, on both dialects.
+func TestAttackReview4RefusalMessages(t *testing.T) {
+	for _, d := range []Dialect{{Flavor: MariaDB, Major: 10, Minor: 11}, {Flavor: MySQL, Major: 8}, {}} {
+		for fn, call := range map[string]string{
+			"ST_UNION":         "ST_UNION(POINT(1, 1), POINT(2, 2))",
+			"ST_INTERSECTION":  "ST_INTERSECTION(POINT(1, 1), POINT(2, 2))",
+			"ST_DIFFERENCE":    "ST_DIFFERENCE(POINT(1, 1), POINT(2, 2))",
+			"ST_SYMDIFFERENCE": "ST_SYMDIFFERENCE(POINT(1, 1), POINT(2, 2))",
+			"ST_BUFFER":        "ST_BUFFER(POINT(1, 1), 1)",
+			"BUFFER":           "BUFFER(POINT(1, 1), 1)",
+			"ST_CONVEXHULL":    "ST_CONVEXHULL(POINT(1, 1))",
+			"CONVEXHULL":       "CONVEXHULL(POINT(1, 1))",
+			"UNCOMPRESS":       "UNCOMPRESS(COMPRESS('a'))",
+		} {
+			_, err := Check("SELECT "+call+" IS NULL AS x", Policy{Dialect: d})
+			if err == nil || !strings.Contains(err.Error(), "function "+fn+" ") ||
+				!strings.Contains(err.Error(), "KILL") {
+				t.Errorf("%s on %s: %v", fn, d, err)
+			}
+		}
+		// The predicates stay.
+		if _, err := Check("SELECT ST_INTERSECTS(POINT(1, 1), POINT(2, 2)) AS x", Policy{Dialect: d}); err != nil {
+			t.Errorf("ST_INTERSECTS on %s: %v", d, err)
+		}
+	}
+}
