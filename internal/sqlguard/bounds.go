@@ -857,9 +857,9 @@ func init() {
 		json_replace json_set json_remove json_merge json_merge_patch json_merge_preserve
 		json_extract json_value json_query json_keys json_loose`)
 	// Opaque by design: group_concat json_arrayagg json_objectagg
-	// json_pretty json_detailed json_search sformat column_* (UNCOMPRESS
-	// is refused: functions.go)
-	// geometry output, and every name not listed.
+	// json_pretty json_detailed json_search sformat column_* geometry
+	// output, and every name not listed. (UNCOMPRESS is refused:
+	// functions.go.)
 }
 
 // ofFunc is the bound of a call of the built-in name with args.
