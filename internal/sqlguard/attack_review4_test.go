@@ -212,3 +212,28 @@ func TestAttackReview4RefusalMessages(t *testing.T) {
 		}
 	}
 }
+
+// JSON_PRETTY and JSON_DETAILED were opaque like UNCOMPRESS: a 20 kB
+// array 30 deep prints 2.4 MB (measured on MariaDB 10.11), so a thousand
+// calls over one derived-table literal ask the server for gigabytes. Their
+// output is now bounded (258 characters a byte of input) and checked
+// against MaxBuiltLength; over table data they stay accepted.
+func TestAttackReview4JSONPrettyBound(t *testing.T) {
+	doc := strings.Repeat("[", 30) + strings.Repeat("1,", 10000) + "1" + strings.Repeat("]", 30)
+	for _, c := range []string{
+		"WITH t AS (SELECT '" + doc + "' AS b) SELECT " + strings.Repeat("LENGTH(JSON_DETAILED(b, 8))+", 99) + "LENGTH(JSON_DETAILED(b, 8)) AS n FROM t",
+		"SELECT LENGTH(JSON_PRETTY(b)) AS n FROM (SELECT '" + doc + "' AS b) AS t",
+	} {
+		if _, err := Check(c, Policy{Dialect: Dialect{Flavor: MariaDB, Major: 10, Minor: 11}}); err == nil {
+			t.Errorf("accepted JSON_PRETTY/JSON_DETAILED of a %d-byte document: %.60s", len(doc), c)
+		}
+	}
+	for _, c := range []string{
+		"SELECT JSON_PRETTY(name), JSON_DETAILED(name, 2) FROM customers",
+		"SELECT JSON_DETAILED('{\"a\": [1, 2, {\"b\": null}]}')",
+	} {
+		if _, err := Check(c, Policy{Dialect: Dialect{Flavor: MariaDB, Major: 10, Minor: 11}}); err != nil {
+			t.Errorf("%s: %v", c, err)
+		}
+	}
+}
