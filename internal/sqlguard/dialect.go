@@ -106,8 +106,8 @@ func ParseServerVersion(v string) (Dialect, error) {
 //
 // Not here although built-ins (deniedFuncs says why): the spatial
 // operations that construct a geometry with super-linear work (ST_UNION,
-// ST_INTERSECTION, ST_DIFFERENCE, ST_SYMDIFFERENCE, ST_BUFFER/BUFFER,
-// ST_CONVEXHULL/CONVEXHULL) and UNCOMPRESS, whose output is not bounded by
+// ST_INTERSECTION, ST_DIFFERENCE, ST_SYMDIFFERENCE, ST_BUFFER/BUFFER) and
+// UNCOMPRESS, whose output is not bounded by
 // its input: MariaDB looks at neither KILL nor max_statement_time inside
 // them (attack review 4).
 //
@@ -152,7 +152,7 @@ var (
 		regexp_instr regexp_replace regexp_substr
 		point linestring polygon multipoint multilinestring multipolygon geometrycollection
 		st_area st_asbinary st_astext st_aswkb st_aswkt st_asgeojson st_centroid
-		st_contains st_crosses st_dimension st_disjoint
+		st_contains st_convexhull st_crosses st_dimension st_disjoint
 		st_distance st_distance_sphere st_endpoint st_envelope st_equals st_exteriorring
 		st_geomcollfromtext st_geomcollfromwkb st_geometrycollectionfromtext
 		st_geometrycollectionfromwkb st_geometryfromtext st_geometryfromwkb st_geometryn
@@ -177,7 +177,7 @@ var (
 		column_add column_check column_create column_delete column_exists column_get
 		column_json column_list
 		st_boundary st_isring st_relate mbrequal
-		area asbinary astext aswkb aswkt boundary centroid contains
+		area asbinary astext aswkb aswkt boundary centroid contains convexhull
 		crosses dimension disjoint endpoint envelope equals exteriorring geomcollfromtext
 		geomcollfromwkb geometrycollectionfromtext geometryfromtext geometryfromwkb
 		geometryn geometrytype geomfromtext geomfromwkb glength interiorringn intersects

@@ -127,8 +127,8 @@
 //   - named-lock functions, GTID and replication waits, sequences,
 //     session and account readers, VALUES(), DEFAULT(), the spatial set
 //     operations and buffers (ST_UNION, ST_INTERSECTION, ST_DIFFERENCE,
-//     ST_SYMDIFFERENCE, ST_BUFFER, BUFFER, ST_CONVEXHULL, CONVEXHULL:
-//     super-linear work MariaDB does not interrupt) and UNCOMPRESS (output
+//     ST_SYMDIFFERENCE, ST_BUFFER, BUFFER: super-linear work MariaDB does
+//     not interrupt) and UNCOMPRESS (output
 //     not bounded by its input) (functions.go names why), and every
 //     function that is not a built-in of the dialect on the guard's list
 //     (dialect.go);
