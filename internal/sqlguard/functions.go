@@ -60,4 +60,25 @@ var deniedFuncs = map[string]string{
 	"wsrep_last_seen_gtid":      "inspects replication",
 	"wsrep_last_written_gtid":   "inspects replication",
 	"wsrep_sync_wait_upto_gtid": "waits for replication",
+
+	// Spatial operations whose server time grows faster than their
+	// geometries (two crossing 200-tooth combs: ST_UNION 25 s; a 1 000-point
+	// MULTIPOINT buffered: 26 s) and that MariaDB does not interrupt (no
+	// KILL or max_statement_time check inside Gcalc). The predicates
+	// (ST_INTERSECTS, ST_CONTAINS, ST_RELATE, ...; 20 ms on the 200-tooth
+	// combs) and ST_CONVEXHULL (4 000 points, all on the hull: 8 ms; its
+	// output is at most its input) stay allowed.
+	"st_union":         spatialWhy,
+	"st_intersection":  spatialWhy,
+	"st_difference":    spatialWhy,
+	"st_symdifference": spatialWhy,
+	"st_buffer":        spatialWhy,
+	"buffer":           spatialWhy,
+
+	// Its output is up to max_allowed_packet whatever its input (a 8 kB
+	// literal inflates to 8 MB), every call keeps its buffer until the
+	// statement ends, and MariaDB checks no KILL between the calls.
+	"uncompress": "inflates data to a size its input does not bound (a compression bomb), in memory the server keeps until the statement ends and does not stop on KILL",
 }
+
+const spatialWhy = "is a spatial set operation or buffer: its server time grows faster than the size of its geometries and MariaDB does not stop it on KILL or max_statement_time"

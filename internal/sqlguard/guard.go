@@ -51,7 +51,9 @@
 //     well-formed quoted string literal;
 //   - FuncExpr.Name, CurTimeFuncExpr.Name and the fixed names vitess prints
 //     for its other function nodes: the word before the parenthesis, as
-//     printed, must be a built-in of the dialect; FuncExpr.Qualifier:
+//     printed (each node's own text, its children left out, so reading
+//     the names is linear in the statement), must be a built-in of the
+//     dialect; FuncExpr.Qualifier:
 //     refused (stored function);
 //   - IdentifierCI and IdentifierCS (columns, tables, aliases, CTE, window
 //     and index names, variables): always quoted by the printer;
@@ -92,7 +94,9 @@
 // must be linear per start, unless the declared column lengths
 // (Policy.MaxDataLength) bound it. Introducers the server converts
 // (_utf16le, _ucs2, ...) are refused in pattern functions; EXTRACTVALUE
-// and UPDATEXML take a literal XPath with at most one descendant step. The
+// and UPDATEXML take a literal XPath of a closed grammar (child steps of
+// names, *, @name, @* and text(), at most one //, only [n] positions as
+// predicates: no functions, axes, unions or nested paths). The
 // executor clears MariaDB's default_regex_flags. Substring searches
 // (INSTR, LOCATE, REPLACE, ...) count (n+1)(m+1) steps in the same sum.
 //
@@ -121,9 +125,13 @@
 //   - user variables (@x) and their assignment (:=); system variables (@@x)
 //     unless AllowSystemSchemas; bind parameters (?, :name);
 //   - named-lock functions, GTID and replication waits, sequences,
-//     session and account readers, VALUES(), DEFAULT() (functions.go names
-//     why), and every function that is not a built-in of the dialect on
-//     the guard's list (dialect.go);
+//     session and account readers, VALUES(), DEFAULT(), the spatial set
+//     operations and buffers (ST_UNION, ST_INTERSECTION, ST_DIFFERENCE,
+//     ST_SYMDIFFERENCE, ST_BUFFER, BUFFER: super-linear work MariaDB does
+//     not interrupt) and UNCOMPRESS (output
+//     not bounded by its input) (functions.go names why), and every
+//     function that is not a built-in of the dialect on the guard's list
+//     (dialect.go);
 //   - the schemas mysql, information_schema, performance_schema and sys
 //     (any case, as table qualifiers, column qualifiers and function
 //     qualifiers) and schema names with non-ASCII letters, unless

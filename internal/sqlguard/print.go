@@ -275,11 +275,11 @@ func (g *Guard) calledFuncs(root sqlparser.SQLNode) ([]string, error) {
 			}
 			p.called(n.Name.String() + "(")
 		case *sqlparser.JSONTableExpr:
-			p.called(printFast(n))
+			p.called(ownText(n))
 			jt(n.Columns)
 		default:
 			if isFuncNode(node) {
-				p.called(printFast(node))
+				p.called(ownText(node))
 			}
 		}
 		return true, nil
@@ -291,6 +291,27 @@ func (g *Guard) calledFuncs(root sqlparser.SQLNode) ([]string, error) {
 	// Sorted, each once (as uniq then sort, without uniq's map).
 	slices.Sort(p.funcs)
 	return slices.Compact(p.funcs), nil
+}
+
+// ownText prints node as printFast does but alone: its own keywords,
+// punctuation and strings, every child node written as nothing. The word
+// before its first parenthesis is the word printFast writes there (a
+// function node writes its name before its arguments; a node that wrote a
+// child first would leave no plain name, and be refused). Printing each
+// node's whole subtree instead made calledFuncs quadratic in the depth of
+// a chain of function nodes (8 000 nested BINARY took 25 s); each node's
+// own text is printed once, so the cost is linear in the statement.
+func ownText(node sqlparser.SQLNode) string {
+	root := true
+	buf := sqlparser.NewTrackedBuffer(func(buf *sqlparser.TrackedBuffer, n sqlparser.SQLNode) {
+		if root {
+			root = false
+			n.Format(buf)
+		}
+	})
+	buf.SetEscapeAllIdentifiers()
+	buf.Myprintf("%v", node)
+	return buf.String()
 }
 
 // called records the function whose printed text is s: the word before

@@ -322,3 +322,18 @@ func TestRegexOverDeclaredLengths(t *testing.T) {
 		t.Errorf("accepted an exponential pattern over short values")
 	}
 }
+
+// The XPath grammar of checkXPath: child steps, one //, positions only.
+func TestXPathGrammar(t *testing.T) {
+	for _, ok := range []string{"/a/b", "a/b", "//b", "/a//b[1]/text()", "/a/@id", "/a/@*", "/*/b[2][1]", "x_1/y-z.w", "/a/b/text()"} {
+		if why := xpathRefusal(ok); why != "" {
+			t.Errorf("%q refused: %s", ok, why)
+		}
+	}
+	for _, bad := range []string{"", "/", "//a//b", "/a/b[count(/a/b) = 0]", "/a/b[. = 'x']", "/a/b[last()]", "/a/b[1", "/a/b[]",
+		"/a | /b", "/a/descendant::b", "/a/..", "/a/.", "count(/a)", "/a/b ", "/a/ns:b", "/a/b[1234567890]", "/a/node()", "/a/b[1]x", "/a//"} {
+		if why := xpathRefusal(bad); why == "" {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
