@@ -29,7 +29,16 @@ import (
 // SuspendedAfterStart judges it (Kueue suspends and resumes a Job
 // legitimately). The immutable fields (template, selector, managedBy) are
 // checked when a Job is adopted (differs) and cannot change afterwards.
-func JobSpecChanged(built, live *batchv1.Job) string {
+//
+// Two fields are bounded instead of compared, so that a manager restarted
+// with other Job options (--deadline-grace-seconds, a TTL) does not end
+// every running execution: activeDeadlineSeconds must be at least the
+// recorded timeoutSeconds plus MinDeadlineGraceSeconds (a larger deadline
+// only delays the backstop; the runner's wall clock still ends the code),
+// and ttlSecondsAfterFinished is not compared (it only deletes a finished
+// Job; one deleted before its result is read ends the execution as
+// PodFailed, saying so).
+func JobSpecChanged(built, live *batchv1.Job, timeoutSeconds int64) string {
 	b, l := &built.Spec, &live.Spec
 	i32 := func(name string, bv, lv *int32) string {
 		if equality.Semantic.DeepEqual(bv, lv) {
@@ -43,14 +52,14 @@ func JobSpecChanged(built, live *batchv1.Job) string {
 		i32("spec.completions", b.Completions, l.Completions),
 		i32("spec.backoffLimitPerIndex", b.BackoffLimitPerIndex, l.BackoffLimitPerIndex),
 		i32("spec.maxFailedIndexes", b.MaxFailedIndexes, l.MaxFailedIndexes),
-		i32("spec.ttlSecondsAfterFinished", b.TTLSecondsAfterFinished, l.TTLSecondsAfterFinished),
 	} {
 		if d != "" {
 			return d
 		}
 	}
-	if !equality.Semantic.DeepEqual(b.ActiveDeadlineSeconds, l.ActiveDeadlineSeconds) {
-		return fmt.Sprintf("spec.activeDeadlineSeconds %s, built %s", show(l.ActiveDeadlineSeconds), show(b.ActiveDeadlineSeconds))
+	if min := timeoutSeconds + MinDeadlineGraceSeconds; l.ActiveDeadlineSeconds == nil || *l.ActiveDeadlineSeconds < min {
+		return fmt.Sprintf("spec.activeDeadlineSeconds %s, built %s (timeoutSeconds %d needs at least %d)",
+			show(l.ActiveDeadlineSeconds), show(b.ActiveDeadlineSeconds), timeoutSeconds, min)
 	}
 	if d := FirstDiff("spec.podFailurePolicy", b.PodFailurePolicy, l.PodFailurePolicy); d != "" {
 		return d + " differs from what was built"
@@ -76,6 +85,11 @@ func JobSpecChanged(built, live *batchv1.Job) string {
 	}
 	return ""
 }
+
+// MinDeadlineGraceSeconds is the least a Job's activeDeadlineSeconds may
+// exceed the execution's timeoutSeconds by: the judge reports within the
+// timeout plus its report grace (4 s).
+const MinDeadlineGraceSeconds = 5
 
 func show[T any](p *T) string {
 	if p == nil {

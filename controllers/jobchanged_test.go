@@ -24,15 +24,18 @@ func TestJobSpecChanged(t *testing.T) {
 			s.CompletionMode = ptr.To(batchv1.NonIndexedCompletion)
 			s.PodReplacementPolicy = ptr.To(batchv1.TerminatingOrFailed)
 		}, ""},
-		"suspend is SuspendedAfterStart's": {func(s *batchv1.JobSpec) { s.Suspend = ptr.To(true) }, ""},
-		"backoffLimit raised":              {func(s *batchv1.JobSpec) { s.BackoffLimit = ptr.To(int32(6)) }, "spec.backoffLimit 6, built 0"},
-		"deadline lowered":                 {func(s *batchv1.JobSpec) { s.ActiveDeadlineSeconds = ptr.To(int64(1)) }, "spec.activeDeadlineSeconds 1, built "},
-		"parallelism":                      {func(s *batchv1.JobSpec) { s.Parallelism = ptr.To(int32(2)) }, "spec.parallelism 2, built 1"},
-		"completions":                      {func(s *batchv1.JobSpec) { s.Completions = ptr.To(int32(3)) }, "spec.completions 3, built 1"},
-		"ttl":                              {func(s *batchv1.JobSpec) { s.TTLSecondsAfterFinished = ptr.To(int32(0)) }, "spec.ttlSecondsAfterFinished 0, built unset"},
-		"indexed":                          {func(s *batchv1.JobSpec) { s.CompletionMode = ptr.To(batchv1.IndexedCompletion) }, "spec.completionMode Indexed, built NonIndexed"},
-		"backoffLimitPerIndex":             {func(s *batchv1.JobSpec) { s.BackoffLimitPerIndex = ptr.To(int32(2)) }, "spec.backoffLimitPerIndex 2, built unset"},
-		"maxFailedIndexes":                 {func(s *batchv1.JobSpec) { s.MaxFailedIndexes = ptr.To(int32(2)) }, "spec.maxFailedIndexes 2, built unset"},
+		"suspend is SuspendedAfterStart's":  {func(s *batchv1.JobSpec) { s.Suspend = ptr.To(true) }, ""},
+		"backoffLimit raised":               {func(s *batchv1.JobSpec) { s.BackoffLimit = ptr.To(int32(6)) }, "spec.backoffLimit 6, built 0"},
+		"deadline lowered":                  {func(s *batchv1.JobSpec) { s.ActiveDeadlineSeconds = ptr.To(int64(1)) }, "spec.activeDeadlineSeconds 1, built "},
+		"parallelism":                       {func(s *batchv1.JobSpec) { s.Parallelism = ptr.To(int32(2)) }, "spec.parallelism 2, built 1"},
+		"completions":                       {func(s *batchv1.JobSpec) { s.Completions = ptr.To(int32(3)) }, "spec.completions 3, built 1"},
+		"ttl is not compared":               {func(s *batchv1.JobSpec) { s.TTLSecondsAfterFinished = ptr.To(int32(0)) }, ""},
+		"deadline of another grace":         {func(s *batchv1.JobSpec) { *s.ActiveDeadlineSeconds += 100 }, ""},
+		"deadline just under the timeout's": {func(s *batchv1.JobSpec) { s.ActiveDeadlineSeconds = ptr.To(int64(30 + MinDeadlineGraceSeconds - 1)) }, "needs at least 35"},
+		"deadline removed":                  {func(s *batchv1.JobSpec) { s.ActiveDeadlineSeconds = nil }, "spec.activeDeadlineSeconds unset"},
+		"indexed":                           {func(s *batchv1.JobSpec) { s.CompletionMode = ptr.To(batchv1.IndexedCompletion) }, "spec.completionMode Indexed, built NonIndexed"},
+		"backoffLimitPerIndex":              {func(s *batchv1.JobSpec) { s.BackoffLimitPerIndex = ptr.To(int32(2)) }, "spec.backoffLimitPerIndex 2, built unset"},
+		"maxFailedIndexes":                  {func(s *batchv1.JobSpec) { s.MaxFailedIndexes = ptr.To(int32(2)) }, "spec.maxFailedIndexes 2, built unset"},
 		"podFailurePolicy ignores failures": {func(s *batchv1.JobSpec) {
 			s.PodFailurePolicy = &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{Action: batchv1.PodFailurePolicyActionIgnore}}}
 		}, "spec.podFailurePolicy"},
@@ -45,7 +48,7 @@ func TestJobSpecChanged(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			live := built.DeepCopy()
 			tc.mut(&live.Spec)
-			got := JobSpecChanged(built, live)
+			got := JobSpecChanged(built, live, 30)
 			if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
 				t.Fatalf("JobSpecChanged = %q, want %q", got, tc.want)
 			}

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	execv1 "github.com/codeexec/codeexec-operator/api/v1alpha1"
@@ -89,7 +90,7 @@ func (r *CodeExecutionReconciler) observe(ctx context.Context, ce *execv1.CodeEx
 	// What the controller built is rebuilt from the execution's recorded
 	// status, never read from the Job: a neighbour who may update Jobs
 	// changes the Job, not the status.
-	if o.JobChanged = JobSpecChanged(BuildJob(ce, *ce.Status.Limits, r.jobOptions(ce)), job); o.JobChanged != "" {
+	if o.JobChanged = JobSpecChanged(BuildJob(ce, *ce.Status.Limits, r.jobOptions(ce)), job, int64(ptr.Deref(ce.Status.Limits.TimeoutSeconds, execv1.DefaultTimeoutSeconds))); o.JobChanged != "" {
 		return o, nil
 	}
 	var pods corev1.PodList
