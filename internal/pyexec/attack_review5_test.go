@@ -234,8 +234,13 @@ for i in range(4):
     with open("f%d" % i, "wb") as f:
         for _ in range(30):
             f.write(block)
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    time.sleep(120)
+    os._exit(0)
 time.sleep(1)
-result = sum(os.path.getsize("f%d" % i) for i in range(4))
+result = {"bytes": sum(os.path.getsize("f%d" % i) for i in range(4)), "orphan": pid}
 `
 	// Control: the same writes without the prlimit hit the quota, and
 	// nothing is left.
@@ -271,5 +276,17 @@ result = sum(os.path.getsize("f%d" % i) for i in range(4))
 	}
 	if left > 0 {
 		t.Errorf("%d bytes of the run's files are still in the scratch dir after it", left)
+	}
+	var got struct {
+		Orphan int `json:"orphan"`
+	}
+	if json.Unmarshal(res.Result, &got) == nil && got.Orphan > 0 {
+		time.Sleep(500 * time.Millisecond)
+		if st, ok := readStat(got.Orphan); ok && st.state != 'Z' {
+			t.Errorf("the code's orphan %d (its own session, sleeping 120 s) is alive after the run: %+v", got.Orphan, st)
+			_ = syscall.Kill(got.Orphan, syscall.SIGKILL)
+			var ws syscall.WaitStatus
+			_, _ = syscall.Wait4(got.Orphan, &ws, 0, nil)
+		}
 	}
 }
