@@ -313,3 +313,40 @@ func TestAttackReview5LoweredHardCPULimit(t *testing.T) {
 		t.Errorf("%s: %s, want RuntimeError: the code killed itself with a limit it lowered to 2 s of its 3 s", res.Reason, res.Message)
 	}
 }
+
+// TestAttackReview5UserNamespace: in the namespace sandbox (root mode)
+// nothing stops the code from creating a user namespace of its own
+// (unshare(CLONE_NEWUSER | CLONE_NEWNS)) and, with the full capability set
+// it holds there, mounting a tmpfs. Unprivileged user namespaces are the
+// entry point of most recent kernel privilege escalations (nf_tables,
+// overlayfs, io_uring...); the Pod's RuntimeDefault seccomp profile
+// refuses unshare and clone(CLONE_NEWUSER) without CAP_SYS_ADMIN, the
+// laptop/CI sandbox does not (its seccomp filters cover signals and
+// memory only). Expected: EPERM, as in the Pod.
+func TestAttackReview5UserNamespace(t *testing.T) {
+	requirePython(t)
+	getFixtures(t)
+	code := `import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+r = libc.unshare(0x10000000 | 0x00020000)
+out = {"unshare": r, "errno": ctypes.get_errno()}
+if r == 0:
+    out["mount"] = libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)
+    out["mount_errno"] = ctypes.get_errno()
+result = out
+`
+	o := evidenceOptions(code)
+	o.noAuditHook = true
+	res := Run(context.Background(), o)
+	t.Logf("%s: %s %s", res.Reason, res.Message, res.Result)
+	var got struct {
+		Unshare int `json:"unshare"`
+		Mount   *int
+	}
+	if err := json.Unmarshal(res.Result, &got); err != nil {
+		t.Fatalf("%s: %s: %v", res.Reason, res.Message, err)
+	}
+	if got.Unshare == 0 {
+		t.Errorf("the code created a user namespace (and a mount namespace of its own): %s", res.Result)
+	}
+}
