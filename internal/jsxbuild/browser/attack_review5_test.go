@@ -101,3 +101,39 @@ func TestAttackReview5HistoryTraversal(t *testing.T) {
 		})
 	}
 }
+
+// TestAttackReview5WebRTCChildRealms: child realms whose script is not one
+// of the document's: a plain inline script (does the srcdoc child inherit
+// the meta-delivered CSPs?), one with a child meta CSP trying to relax
+// them, a child iframe asking for allow-same-origin, a grandchild, and a
+// data: object.
+func TestAttackReview5WebRTCChildRealms(t *testing.T) {
+	h := reviewHarness(t, nil)
+	inline := "const inl = (extra, attrs) => { const f = document.createElement('iframe'); if (attrs) f.setAttribute('sandbox', attrs); f.srcdoc = extra + '<script>' + rtcLibText + 'rtcAnswer(RTCPeerConnection, \"child\"); rtcServers(RTCPeerConnection, \"childs\");</' + 'script>'; document.body.appendChild(f); return 'made'; };"
+	for _, r := range []struct{ name, code string }{
+		{"plain inline script in srcdoc child", inline + "return inl('', '');"},
+		{"child meta csp relaxing", inline + "return inl('<meta http-equiv=\"Content-Security-Policy\" content=\"script-src * \\'unsafe-inline\\' \\'unsafe-eval\\'\">', '');"},
+		{"child asks allow-same-origin", inline + "return inl('', 'allow-scripts allow-same-origin allow-popups allow-top-navigation');"},
+		{"grandchild inline", "const g = '<script>' + rtcLibText + 'rtcAnswer(RTCPeerConnection, \"gc\");</' + 'script>'; const f = document.createElement('iframe'); f.srcdoc = '<iframe srcdoc=\"' + g.replace(/&/g, '&amp;').replace(/\"/g, '&quot;') + '\"></iframe>'; document.body.appendChild(f); return 'made';"},
+		{"data object and embed", "const d = 'data:text/html,' + encodeURIComponent('<script>' + rtcLibText + 'rtcAnswer(RTCPeerConnection, \"obj\");</' + 'script>'); document.body.insertAdjacentHTML('beforeend', '<object data=\"' + d + '\" type=\"text/html\"></object><embed src=\"' + d + '\" type=\"text/html\">'); return 'made';"},
+	} {
+		for _, page := range []string{"/host.html", "/bare.html"} {
+			t.Run(page+"/"+r.name, func(t *testing.T) {
+				code := "const rtcLibText = " + strconvQuote(rtcLib) + ";\n" + r.code
+				out, err := jsxbuild.Compile(context.Background(), []byte(attackComponent(code)), jsxbuild.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				tb := h.renderOn(t, page, out.HTML)
+				text := tb.waitFrameText("the attempt's result", func(s string) bool { return strings.Contains(s, "RESULT") || strings.Contains(s, "ERR") })
+				if err := chromedp.Do(tb.ctx, chromedp.Sleep(4*time.Second)); err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("frame: %q", text)
+				tb.check(false)
+			})
+		}
+	}
+}
+
+func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
