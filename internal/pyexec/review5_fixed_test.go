@@ -3,6 +3,7 @@ package pyexec
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/codeexec/codeexec-operator/internal/result"
 )
@@ -44,5 +45,28 @@ os._exit(0)
 	}
 	if int64(len(line)) > max {
 		t.Errorf("the line is %d bytes, over the %d bytes the judge reads: the judge reports OutputLimitExceeded", len(line), max)
+	}
+}
+
+// TestAttackReview5LoweredHardCPULimit: in the namespace sandbox the
+// runner takes a SIGKILL of python (PID 1, no OOM kill counted) after half
+// the CPU budget for RLIMIT_CPU, because "its hard limit equals the soft
+// one" (cpuEvidence). But the code may lower its own limits: with a
+// budget of 3 s it burns 1.8 s, then sets RLIMIT_CPU to (2, 2). The kernel
+// SIGKILLs it at 2 s, a third under its limit, and the run is reported
+// CPULimitExceeded. (The audit hook refuses resource.setrlimit; it is off
+// here, as in TestAttackReviewHalfBudgetForgeries, since code can empty
+// it through gc.)
+func TestAttackReview5LoweredHardCPULimit(t *testing.T) {
+	requirePython(t)
+	getFixtures(t)
+	const burn = "import os, signal, time, resource\nwhile sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) < 1.8:\n    pass\n"
+	o := evidenceOptions(burn + "resource.setrlimit(resource.RLIMIT_CPU, (2, 2))\nwhile True:\n    pass\n")
+	o.noAuditHook = true
+	o.CPUTime = 3 * time.Second
+	res := Run(context.Background(), o)
+	t.Logf("%s: %s", res.Reason, res.Message)
+	if res.Reason != result.RuntimeError {
+		t.Errorf("%s: %s, want RuntimeError: the code killed itself with a limit it lowered to 2 s of its 3 s", res.Reason, res.Message)
 	}
 }
