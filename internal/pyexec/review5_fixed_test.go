@@ -2,6 +2,8 @@ package pyexec
 
 import (
 	"context"
+	"encoding/json"
+	"runtime"
 	"testing"
 	"time"
 
@@ -68,5 +70,88 @@ func TestAttackReview5LoweredHardCPULimit(t *testing.T) {
 	t.Logf("%s: %s", res.Reason, res.Message)
 	if res.Reason != result.RuntimeError {
 		t.Errorf("%s: %s, want RuntimeError: the code killed itself with a limit it lowered to 2 s of its 3 s", res.Reason, res.Message)
+	}
+}
+
+// TestNamespaceFilterKeepsForkAndThreads: the filter that refuses user
+// namespaces answers clone3 with ENOSYS; glibc's pthread_create and
+// posix_spawn then fall back to clone, and fork uses clone: threads, fork
+// and a clone without CLONE_NEWUSER must still work, and clone with it
+// must not.
+func TestNamespaceFilterKeepsForkAndThreads(t *testing.T) {
+	requirePython(t)
+	getFixtures(t)
+	code := `import ctypes, os, threading
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+out = {}
+box = []
+th = threading.Thread(target=lambda: box.append(sum(range(1000))))
+th.start(); th.join()
+out["thread"] = box == [499500]
+pid = os.fork()
+if pid == 0:
+    os._exit(7)
+out["fork"] = os.WEXITSTATUS(os.waitpid(pid, 0)[1]) == 7
+r = libc.syscall(435, None, ctypes.c_size_t(0))
+out["clone3_errno"] = ctypes.get_errno() if r < 0 else 0
+r = libc.syscall(56, ctypes.c_ulong(0x10000000 | 17), None, None, None, None)
+if r == 0:
+    os._exit(0)
+out["clone_newuser_errno"] = ctypes.get_errno() if r < 0 else 0
+if r > 0:
+    os.waitpid(r, 0)
+result = out
+`
+	o := evidenceOptions(code)
+	o.noAuditHook = true
+	res := Run(context.Background(), o)
+	t.Logf("%s: %s %s", res.Reason, res.Message, res.Result)
+	if res.Reason != result.Completed {
+		t.Fatalf("%s: %s\nstderr: %s", res.Reason, res.Message, tail(res.Stderr, 400))
+	}
+	want := `{"thread":true,"fork":true,"clone3_errno":38,"clone_newuser_errno":1}`
+	if runtime.GOARCH != "amd64" {
+		t.Skipf("the clone numbers in the code are amd64's; got %s", res.Result)
+	}
+	if string(res.Result) != want {
+		t.Errorf("got %s, want %s", res.Result, want)
+	}
+}
+
+// TestAttackReview5UserNamespace: in the namespace sandbox (root mode)
+// nothing stops the code from creating a user namespace of its own
+// (unshare(CLONE_NEWUSER | CLONE_NEWNS)) and, with the full capability set
+// it holds there, mounting a tmpfs. Unprivileged user namespaces are the
+// entry point of most recent kernel privilege escalations (nf_tables,
+// overlayfs, io_uring...); the Pod's RuntimeDefault seccomp profile
+// refuses unshare and clone(CLONE_NEWUSER) without CAP_SYS_ADMIN, the
+// laptop/CI sandbox does not (its seccomp filters cover signals and
+// memory only). Expected: EPERM, as in the Pod.
+func TestAttackReview5UserNamespace(t *testing.T) {
+	requirePython(t)
+	getFixtures(t)
+	code := `import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+r = libc.unshare(0x10000000 | 0x00020000)
+out = {"unshare": r, "errno": ctypes.get_errno()}
+if r == 0:
+    out["mount"] = libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)
+    out["mount_errno"] = ctypes.get_errno()
+result = out
+`
+	o := evidenceOptions(code)
+	o.noAuditHook = true
+	res := Run(context.Background(), o)
+	t.Logf("%s: %s %s", res.Reason, res.Message, res.Result)
+	var got struct {
+		Unshare int `json:"unshare"`
+		Mount   *int
+	}
+	if err := json.Unmarshal(res.Result, &got); err != nil {
+		t.Fatalf("%s: %s: %v", res.Reason, res.Message, err)
+	}
+	if got.Unshare == 0 {
+		t.Errorf("the code created a user namespace (and a mount namespace of its own): %s", res.Result)
 	}
 }
