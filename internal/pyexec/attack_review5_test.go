@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -70,57 +69,6 @@ raise MemoryError()`,
 				t.Errorf("%s: %s, want RuntimeError (nothing was refused)\nstderr: %s", res.Reason, res.Message, tail(res.Stderr, 400))
 			}
 		})
-	}
-}
-
-// TestAttackReview5KeyOutlivesTheRun: root mode gives the code a fresh
-// session keyring, but not a user namespace, so its uid's user keyring
-// (@u) lives in the host's user namespace, which never dies. A key the
-// code adds there (add_key, KEY_SPEC_USER_KEYRING) stays in the kernel
-// after the run: kernel memory charged to a uid nobody cleans up (up to
-// the per-uid quota, 200 keys / 20000 bytes, each run a new uid), and
-// readable by the next run that gets the same uid (allocUID reuses
-// uidBase + pid<<8 + seq when pids wrap). Nothing of a run may outlive it.
-func TestAttackReview5KeyOutlivesTheRun(t *testing.T) {
-	requirePython(t)
-	getFixtures(t)
-	if os.Geteuid() != 0 {
-		t.Skip("root mode only")
-	}
-	code := `import ctypes, os
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
-payload = b"x" * 4000
-ids = []
-for i in range(4):
-    k = libc.syscall(248, b"user", b"cx-attack-review5-%d" % i, payload, ctypes.c_size_t(len(payload)), ctypes.c_int(-4))
-    assert k > 0, ctypes.get_errno()
-    ids.append(k)
-result = {"uid": os.getuid(), "keys": ids}
-`
-	o := evidenceOptions(code)
-	o.noAuditHook = true
-	res := Run(context.Background(), o)
-	if res.Reason != result.Completed {
-		t.Fatalf("%s: %s\nstderr: %s", res.Reason, res.Message, tail(res.Stderr, 400))
-	}
-	var got struct {
-		UID  int   `json:"uid"`
-		Keys []int `json:"keys"`
-	}
-	if err := json.Unmarshal(res.Result, &got); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(2 * time.Second) // the key GC runs asynchronously
-	b, err := os.ReadFile("/proc/key-users")
-	if err != nil {
-		t.Skip(err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) >= 4 && f[0] == strconv.Itoa(got.UID)+":" {
-			t.Errorf("after the run, the kernel still holds keys of the run's uid %d: %q (the code added %v to @u)", got.UID, l, got.Keys)
-		}
 	}
 }
 

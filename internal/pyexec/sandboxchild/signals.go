@@ -40,6 +40,10 @@ import (
 //     passes its flags in a struct the filter cannot read: it is refused
 //     with ENOSYS, and glibc (pthread_create, posix_spawn) falls back to
 //     clone, which the filter checks; fork uses clone.
+//   - the kernel's key management (add_key, request_key, keyctl), with
+//     EPERM: without a user namespace a key added to the uid's user
+//     keyring outlives the run. The helper joins the fresh session
+//     keyring before it installs the filter.
 //
 // System calls of another ABI (i386's int 0x80, x32) are refused as a
 // whole: python uses none, and the filter could not check them.
@@ -142,6 +146,9 @@ func signalFilter() []unix.SockFilter {
 	p.jeq(unix.SYS_CLONE, "nsflags", "")
 	p.jeq(unix.SYS_CLONE3, "enosys", "")
 	p.jeq(unix.SYS_SETNS, "deny", "")
+	p.jeq(unix.SYS_ADD_KEY, "deny", "")
+	p.jeq(unix.SYS_REQUEST_KEY, "deny", "")
+	p.jeq(unix.SYS_KEYCTL, "deny", "")
 	p.jeq(unix.SYS_FCNTL, "fcntl", "allow")
 	p.label("pidfd") // pidfd_send_signal(pidfd, sig, info, flags): info must be NULL
 	p.ld(offArgs + 8*2)
