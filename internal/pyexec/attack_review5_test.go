@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -70,97 +69,6 @@ raise MemoryError()`,
 				t.Errorf("%s: %s, want RuntimeError (nothing was refused)\nstderr: %s", res.Reason, res.Message, tail(res.Stderr, 400))
 			}
 		})
-	}
-}
-
-// TestAttackReview5KeyOutlivesTheRun: root mode gives the code a fresh
-// session keyring, but not a user namespace, so its uid's user keyring
-// (@u) lives in the host's user namespace, which never dies. A key the
-// code adds there (add_key, KEY_SPEC_USER_KEYRING) stays in the kernel
-// after the run: kernel memory charged to a uid nobody cleans up (up to
-// the per-uid quota, 200 keys / 20000 bytes, each run a new uid), and
-// readable by the next run that gets the same uid (allocUID reuses
-// uidBase + pid<<8 + seq when pids wrap). Nothing of a run may outlive it.
-func TestAttackReview5KeyOutlivesTheRun(t *testing.T) {
-	requirePython(t)
-	getFixtures(t)
-	if os.Geteuid() != 0 {
-		t.Skip("root mode only")
-	}
-	code := `import ctypes, os
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
-payload = b"x" * 4000
-ids = []
-for i in range(4):
-    k = libc.syscall(248, b"user", b"cx-attack-review5-%d" % i, payload, ctypes.c_size_t(len(payload)), ctypes.c_int(-4))
-    assert k > 0, ctypes.get_errno()
-    ids.append(k)
-result = {"uid": os.getuid(), "keys": ids}
-`
-	o := evidenceOptions(code)
-	o.noAuditHook = true
-	res := Run(context.Background(), o)
-	if res.Reason != result.Completed {
-		t.Fatalf("%s: %s\nstderr: %s", res.Reason, res.Message, tail(res.Stderr, 400))
-	}
-	var got struct {
-		UID  int   `json:"uid"`
-		Keys []int `json:"keys"`
-	}
-	if err := json.Unmarshal(res.Result, &got); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(2 * time.Second) // the key GC runs asynchronously
-	b, err := os.ReadFile("/proc/key-users")
-	if err != nil {
-		t.Skip(err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) >= 4 && f[0] == strconv.Itoa(got.UID)+":" {
-			t.Errorf("after the run, the kernel still holds keys of the run's uid %d: %q (the code added %v to @u)", got.UID, l, got.Keys)
-		}
-	}
-}
-
-// TestAttackReview5MessageIsNotCapped: the bootstrap cuts an exception's
-// message (about 2 KB), but the runner copies an error frame's message
-// into the result whole. The code fills stdout and stderr to their caps
-// with '<', then sends, through the bootstrap's own send_error (found
-// with gc), an error whose message is 1,000,000 '<' (it fits the
-// channel's MaxOutputBytes + 64 KiB), and exits 0. Go's encoder writes
-// each '<' as \u003c: the line is about 6 MiB per field, over what the
-// judge reads from the supervisor (MaxOutputBytes + 12 × MaxStreamBytes +
-// 64 KiB, internal/runner.maxReportLine), so in the Pod the verdict is
-// OutputLimitExceeded ("the sandbox's report is over …") for a run that
-// ended with a RuntimeError and kept its streams within their caps.
-func TestAttackReview5MessageIsNotCapped(t *testing.T) {
-	requirePython(t)
-	getFixtures(t)
-	code := `import gc, os, sys
-fns = {}
-for o in gc.get_objects():
-    if type(o).__name__ == "function" and o.__code__.co_filename == "<string>" and o.__name__ in ("send", "send_error"):
-        fns[o.__name__] = o
-sys.stdout.write("<" * (1 << 20)); sys.stdout.flush()
-sys.stderr.write("<" * (1 << 20)); sys.stderr.flush()
-fns["send_error"]("RuntimeError", "ValueError", "<" * 1000000)
-os._exit(0)
-`
-	o := evidenceOptions(code)
-	o.noAuditHook = true
-	o.MaxOutputBytes = DefaultMaxOutputBytes
-	o.MaxStreamBytes = DefaultMaxStreamBytes
-	res := Run(context.Background(), o)
-	line := result.Encode(res)
-	max := o.MaxOutputBytes + 12*o.MaxStreamBytes + 64<<10
-	t.Logf("%s: message of %d bytes, stdout %d, stderr %d, line %d bytes (the judge reads at most %d)", res.Reason, len(res.Message), len(res.Stdout), len(res.Stderr), len(line), max)
-	if res.Reason != result.RuntimeError {
-		t.Errorf("%s, want RuntimeError", res.Reason)
-	}
-	if int64(len(line)) > max {
-		t.Errorf("the line is %d bytes, over the %d bytes the judge reads: the judge reports OutputLimitExceeded", len(line), max)
 	}
 }
 
@@ -288,65 +196,5 @@ result = {"bytes": sum(os.path.getsize("f%d" % i) for i in range(4)), "orphan": 
 			var ws syscall.WaitStatus
 			_, _ = syscall.Wait4(got.Orphan, &ws, 0, nil)
 		}
-	}
-}
-
-// TestAttackReview5LoweredHardCPULimit: in the namespace sandbox the
-// runner takes a SIGKILL of python (PID 1, no OOM kill counted) after half
-// the CPU budget for RLIMIT_CPU, because "its hard limit equals the soft
-// one" (cpuEvidence). But the code may lower its own limits: with a
-// budget of 3 s it burns 1.8 s, then sets RLIMIT_CPU to (2, 2). The kernel
-// SIGKILLs it at 2 s, a third under its limit, and the run is reported
-// CPULimitExceeded. (The audit hook refuses resource.setrlimit; it is off
-// here, as in TestAttackReviewHalfBudgetForgeries, since code can empty
-// it through gc.)
-func TestAttackReview5LoweredHardCPULimit(t *testing.T) {
-	requirePython(t)
-	getFixtures(t)
-	const burn = "import os, signal, time, resource\nwhile sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) < 1.8:\n    pass\n"
-	o := evidenceOptions(burn + "resource.setrlimit(resource.RLIMIT_CPU, (2, 2))\nwhile True:\n    pass\n")
-	o.noAuditHook = true
-	o.CPUTime = 3 * time.Second
-	res := Run(context.Background(), o)
-	t.Logf("%s: %s", res.Reason, res.Message)
-	if res.Reason != result.RuntimeError {
-		t.Errorf("%s: %s, want RuntimeError: the code killed itself with a limit it lowered to 2 s of its 3 s", res.Reason, res.Message)
-	}
-}
-
-// TestAttackReview5UserNamespace: in the namespace sandbox (root mode)
-// nothing stops the code from creating a user namespace of its own
-// (unshare(CLONE_NEWUSER | CLONE_NEWNS)) and, with the full capability set
-// it holds there, mounting a tmpfs. Unprivileged user namespaces are the
-// entry point of most recent kernel privilege escalations (nf_tables,
-// overlayfs, io_uring...); the Pod's RuntimeDefault seccomp profile
-// refuses unshare and clone(CLONE_NEWUSER) without CAP_SYS_ADMIN, the
-// laptop/CI sandbox does not (its seccomp filters cover signals and
-// memory only). Expected: EPERM, as in the Pod.
-func TestAttackReview5UserNamespace(t *testing.T) {
-	requirePython(t)
-	getFixtures(t)
-	code := `import ctypes
-libc = ctypes.CDLL(None, use_errno=True)
-r = libc.unshare(0x10000000 | 0x00020000)
-out = {"unshare": r, "errno": ctypes.get_errno()}
-if r == 0:
-    out["mount"] = libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)
-    out["mount_errno"] = ctypes.get_errno()
-result = out
-`
-	o := evidenceOptions(code)
-	o.noAuditHook = true
-	res := Run(context.Background(), o)
-	t.Logf("%s: %s %s", res.Reason, res.Message, res.Result)
-	var got struct {
-		Unshare int `json:"unshare"`
-		Mount   *int
-	}
-	if err := json.Unmarshal(res.Result, &got); err != nil {
-		t.Fatalf("%s: %s: %v", res.Reason, res.Message, err)
-	}
-	if got.Unshare == 0 {
-		t.Errorf("the code created a user namespace (and a mount namespace of its own): %s", res.Result)
 	}
 }

@@ -185,6 +185,15 @@ func (c *runCgroup) evidence() (limitHit bool, oomKills int64) {
 	return fail > 0 || memsw > 0, oc["oom_kill"]
 }
 
+// cpuUsage is the CPU time the kernel charged to the run's cgroup (v2
+// cpu.stat usage_usec, present without the cpu controller), or 0.
+func (c *runCgroup) cpuUsage() time.Duration {
+	if !c.v2 {
+		return 0
+	}
+	return time.Duration(readKeyed(filepath.Join(c.dir, "cpu.stat"))["usage_usec"]) * time.Microsecond
+}
+
 // remove kills what is left and removes the cgroup.
 func (c *runCgroup) remove() {
 	for i := 0; i < 50; i++ {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -59,18 +60,19 @@ func claimsMemory(o *outcome, fr frames) bool {
 }
 
 // cpuEvidence: the CPU time the kernel accounted to python and the
-// processes it reaped (wait4) reached the soft limit (2% slack), or the
-// run died the way RLIMIT_CPU kills (SIGXCPU, SIGKILL at the hard limit,
-// the bootstrap's exit 152 as PID 1) after at least half of it. The
-// second rule exists because the kernel checks RLIMIT_CPU against
-// tick-sampled time while wait4 reports precise time, and on a loaded VM
-// the two differ by tens of percent; code that fakes that death must
-// still have burnt half its budget.
+// processes it reaped (wait4), or to the run's cgroup, reached the soft
+// limit (2% slack), or the run died the way RLIMIT_CPU kills (SIGXCPU,
+// SIGKILL at the hard limit, the bootstrap's exit 152 as PID 1) after
+// using the configured limit, less cpuDeathTolerance. The death alone is
+// no evidence: the code may lower its own RLIMIT_CPU (setrlimit; the audit
+// hook that refuses it can be emptied through gc) and be killed by a limit
+// it chose, under the one it was given.
 func cpuEvidence(o *outcome) bool {
 	if o.cpuSoft <= 0 {
 		return false
 	}
-	if o.cpu >= o.cpuSoft-o.cpuSoft/50 {
+	used := max(o.cpu, o.cgroupCPU)
+	if used >= o.cpuSoft-o.cpuSoft/50 {
 		return true
 	}
 	rlimitDeath := o.signal == syscall.SIGXCPU || o.signal == syscall.SIGKILL || (o.exited && o.exitCode == 152)
@@ -82,8 +84,20 @@ func cpuEvidence(o *outcome) bool {
 		// what the code can give itself.
 		rlimitDeath = o.signal == syscall.SIGKILL && o.oomKills == 0
 	}
-	return rlimitDeath && o.cpu >= o.cpuSoft/2
+	limit := o.cpuLimit
+	if limit <= 0 || limit > o.cpuSoft {
+		limit = o.cpuSoft
+	}
+	return rlimitDeath && used >= limit-max(cpuDeathTolerance, limit/10)
 }
+
+// cpuDeathTolerance (or a tenth of the limit, if more) is how far under
+// the configured limit wait4 may account a run the kernel killed at it:
+// the kernel enforces RLIMIT_CPU on its own runtime, and wait4's
+// user+system time came out up to ~0.2 s lower for a 2-3 s limit here (a
+// CPU loop under a 3 s limit: 2.88-2.92 s). Code that lowers its limit to
+// within that margin has used 90% of its budget anyway.
+const cpuDeathTolerance = 100 * time.Millisecond
 
 // memoryEvidence says why the kernel's counters show the memory limit
 // stopped the code, or "" when they do not.
@@ -145,7 +159,7 @@ func classifyReason(o *outcome) result.ExecutionResult {
 	// that did not end with a clean result.
 	if !clean || fr.finals == 0 || fr.err != nil {
 		if cpuEvidence(o) {
-			return result.Failure(result.CPULimitExceeded, fmt.Sprintf("the code used %.1fs of CPU, over its limit of %s", o.cpu.Seconds(), o.cpuSoft))
+			return result.Failure(result.CPULimitExceeded, fmt.Sprintf("the code used %.1fs of CPU, over its limit of %s", max(o.cpu, o.cgroupCPU).Seconds(), o.cpuSoft))
 		}
 		if why := memoryEvidence(o, fr); why != "" {
 			return appendTraceback(result.Failure(result.MemoryLimitExceeded, "the code ran out of memory: "+why))

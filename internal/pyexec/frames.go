@@ -6,7 +6,58 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 )
+
+// The bootstrap cuts what it puts in an error frame (a message to 2000
+// characters, a traceback to its last 8000, a violation's message to
+// 1000), but the code can call its send_error itself (found with gc) with
+// anything that fits the channel. The runner caps the fields again where
+// it decodes them, so the result line stays within what the judge reads
+// (internal/runner's maxReportLine) whatever the frame held.
+const (
+	maxFrameMessageRunes   = 2000
+	maxFrameTracebackRunes = 8000
+	maxFrameNameRunes      = 200
+)
+
+// capRunes keeps the first n runes of s (cut on a rune boundary).
+func capRunes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := 0
+	for j := range s {
+		if i == n {
+			return s[:j]
+		}
+		i++
+	}
+	return s
+}
+
+// capRunesTail keeps the last n runes of s (a traceback's end is its
+// useful part, as the bootstrap keeps it).
+func capRunesTail(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	c := utf8.RuneCountInString(s) - n
+	for j := range s {
+		if c == 0 {
+			return s[j:]
+		}
+		c--
+	}
+	return ""
+}
+
+func (e *errorFrame) capFields() {
+	e.Reason = capRunes(e.Reason, maxFrameNameRunes)
+	e.Type = capRunes(e.Type, maxFrameNameRunes)
+	e.Message = capRunes(e.Message, maxFrameMessageRunes)
+	e.Traceback = capRunesTail(e.Traceback, maxFrameTracebackRunes)
+}
 
 // errorFrame is what the bootstrap reports when the code did not produce
 // a result.
@@ -88,6 +139,7 @@ func parseFrames(data []byte, nonce string) (frames, error) {
 			if err := json.Unmarshal(payload, &e); err != nil {
 				return f, fmt.Errorf("error frame: %w", err)
 			}
+			e.capFields()
 			if f.finals == 1 {
 				f.err = &e
 			}
@@ -96,6 +148,8 @@ func parseFrames(data []byte, nonce string) (frames, error) {
 			if err := json.Unmarshal(payload, &v); err != nil {
 				return f, fmt.Errorf("violation frame: %w", err)
 			}
+			v.Event = capRunes(v.Event, maxFrameNameRunes)
+			v.Message = capRunes(v.Message, maxFrameMessageRunes)
 			if f.violation == nil {
 				f.violation = &v
 			}

@@ -262,7 +262,9 @@ type outcome struct {
 	nonce               string
 	pid1                bool // python was PID 1 of its namespace
 	stdout, stderr      *capBuffer
-	cpuSoft             time.Duration
+	cpuSoft             time.Duration // RLIMIT_CPU as set: the configured limit rounded up to seconds
+	cpuLimit            time.Duration // the configured limit (Options.CPUTime)
+	cgroupCPU           time.Duration // CPU time charged to the run's cgroup (v2), or 0
 	timeout             time.Duration
 	maxOutput, fileSize int64
 	scratchBytes        int64
@@ -545,7 +547,7 @@ func (p *plan) prepareWithoutNamespaces() *result.ExecutionResult {
 func supervise(ctx context.Context, p *plan, c *child) *outcome {
 	o := p.o
 	out := &outcome{nonce: p.header.Nonce, pid1: c.namespaces, timeout: o.Timeout,
-		cpuSoft:   time.Duration(p.cpuSoft) * time.Second,
+		cpuSoft: time.Duration(p.cpuSoft) * time.Second, cpuLimit: o.CPUTime,
 		maxOutput: o.MaxOutputBytes, fileSize: o.FileSizeBytes, scratchBytes: o.ScratchBytes,
 		memLimit: o.MemoryBytes}
 	oomBefore := readOOMKills()
@@ -677,6 +679,7 @@ func supervise(ctx context.Context, p *plan, c *child) *outcome {
 	}
 	if p.cgroup != nil {
 		out.cgroupLimitHit, out.oomKills = p.cgroup.evidence()
+		out.cgroupCPU = p.cgroup.cpuUsage()
 	} else if oomBefore >= 0 {
 		if n := readOOMKills(); n > oomBefore {
 			out.oomKills = n - oomBefore

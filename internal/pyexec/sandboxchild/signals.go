@@ -32,6 +32,19 @@ import (
 //     like (positive: a fault to the runtime). Without F_SETSIG the
 //     signal is SIGIO with SI_KERNEL, which the runner drops.
 //
+// The same filter keeps the code out of what the Pod's RuntimeDefault
+// seccomp profile refuses and the laptop/CI sandbox would otherwise allow:
+//   - a user namespace of its own (unshare or clone with CLONE_NEWUSER),
+//     where it would hold every capability, the entry point of most
+//     recent kernel privilege escalations; and setns, with EPERM. clone3
+//     passes its flags in a struct the filter cannot read: it is refused
+//     with ENOSYS, and glibc (pthread_create, posix_spawn) falls back to
+//     clone, which the filter checks; fork uses clone.
+//   - the kernel's key management (add_key, request_key, keyctl), with
+//     EPERM: without a user namespace a key added to the uid's user
+//     keyring outlives the run. The helper joins the fresh session
+//     keyring before it installs the filter.
+//
 // System calls of another ABI (i386's int 0x80, x32) are refused as a
 // whole: python uses none, and the filter could not check them.
 
@@ -69,6 +82,9 @@ func (p *bpfProg) jeq(k uint32, jt, jf string) {
 }
 func (p *bpfProg) jge(k uint32, jt, jf string) {
 	p.add(unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K, K: k}, jt, jf)
+}
+func (p *bpfProg) jset(k uint32, jt, jf string) {
+	p.add(unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K, K: k}, jt, jf)
 }
 func (p *bpfProg) ret(k uint32) {
 	p.add(unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: k}, "", "")
@@ -126,6 +142,13 @@ func signalFilter() []unix.SockFilter {
 	p.jeq(unix.SYS_RT_SIGQUEUEINFO, "deny", "")
 	p.jeq(unix.SYS_RT_TGSIGQUEUEINFO, "deny", "")
 	p.jeq(unix.SYS_PIDFD_SEND_SIGNAL, "pidfd", "")
+	p.jeq(unix.SYS_UNSHARE, "nsflags", "")
+	p.jeq(unix.SYS_CLONE, "nsflags", "")
+	p.jeq(unix.SYS_CLONE3, "enosys", "")
+	p.jeq(unix.SYS_SETNS, "deny", "")
+	p.jeq(unix.SYS_ADD_KEY, "deny", "")
+	p.jeq(unix.SYS_REQUEST_KEY, "deny", "")
+	p.jeq(unix.SYS_KEYCTL, "deny", "")
 	p.jeq(unix.SYS_FCNTL, "fcntl", "allow")
 	p.label("pidfd") // pidfd_send_signal(pidfd, sig, info, flags): info must be NULL
 	p.ld(offArgs + 8*2)
@@ -135,6 +158,11 @@ func signalFilter() []unix.SockFilter {
 	p.label("fcntl") // fcntl(fd, cmd, arg): cmd is an int, the low word
 	p.ld(offArgs + 8*1)
 	p.jeq(unix.F_SETSIG, "deny", "allow")
+	p.label("nsflags") // unshare(flags), clone(flags, ...): the flags' low word
+	p.ld(offArgs)
+	p.jset(unix.CLONE_NEWUSER, "deny", "allow")
+	p.label("enosys")
+	p.ret(unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS))
 	p.label("allow")
 	p.ret(unix.SECCOMP_RET_ALLOW)
 	p.label("deny")

@@ -1,5 +1,3 @@
-//go:build attackreview
-
 package runner
 
 import (
