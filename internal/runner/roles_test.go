@@ -166,9 +166,11 @@ judge=$!
 %s %s sandbox --task-dir %s --channel %s --scratch-dir %s --python %s >/dev/null 2>&1 &
 sandbox=$!
 if [ -n "$THEN" ]; then
-	# until the judge has installed its handlers (SignalContext ignores
-	# signal 32 last)
-	until [ $(( 0x$(awk '/^SigIgn/ {print $2}' /proc/$judge/status 2>/dev/null || echo 0) >> 31 & 1 )) = 1 ]; do
+	# until the judge has installed its handlers: setpriv has exec'd the
+	# runner (argv[1] is "judge"; setpriv may inherit an ignored signal
+	# 32) and SignalContext has ignored signal 32, which it does last
+	until [ "$(tr '\0' '\n' </proc/$judge/cmdline 2>/dev/null | sed -n 2p)" = judge ] &&
+		[ $(( 0x$(awk '/^SigIgn/ {print $2}' /proc/$judge/status 2>/dev/null || echo 0) >> 31 & 1 )) = 1 ]; do
 		kill -0 $judge 2>/dev/null || break
 		sleep 0.05
 	done
@@ -196,7 +198,7 @@ echo "judge exit $?"
 	}
 	pr.line = lines[0]
 	if err := json.Unmarshal(pr.line, &pr.res); err != nil {
-		t.Fatalf("the judge's line is not an ExecutionResult: %v: %s", err, pr.line)
+		t.Fatalf("the judge's line is not an ExecutionResult: %v: %s\n%s\nstderr: %s", err, pr.line, pr.exit, stderr)
 	}
 	tl, err := os.ReadFile(termLog)
 	if err != nil {
